@@ -1,0 +1,1 @@
+"""Composition root: settings, wiring of real adapters, the CLI and (later) the HTTP app."""

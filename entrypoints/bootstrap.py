@@ -1,0 +1,76 @@
+"""Builds the real adapters from settings. The only place that picks concrete implementations."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+
+from entrypoints.settings import Settings
+from events.errors import InfrastructureError
+from events.kafka.topics import TopicRouter, TopicSpec, event_topic_specs
+from events.registry import EventRegistry, default_registry
+from events.store.migrations import Migration, event_store_migrations
+from events.store.postgres import PostgresEventStore, init_connection
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    pool: asyncpg.Pool
+    registry: EventRegistry
+    store: PostgresEventStore
+    router: TopicRouter
+
+
+def all_migrations() -> list[Migration]:
+    """Every context's migrations; later contexts append their folders here."""
+    return event_store_migrations()
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    return event_topic_specs(
+        sorted(set(settings.topic_by_context().values())),
+        settings.topic_partitions,
+        settings.topic_replication_factor,
+        settings.topic_min_insync_replicas,
+    )
+
+
+async def create_pool(settings: Settings) -> asyncpg.Pool:
+    try:
+        pool = await asyncpg.create_pool(
+            settings.database_dsn.get_secret_value(),
+            min_size=settings.database_pool_size_min,
+            max_size=settings.database_pool_size_max,
+            command_timeout=settings.database_command_timeout_s,
+            server_settings={
+                "search_path": settings.database_schema,
+                "application_name": "province-fees",
+                "timezone": "UTC",
+            },
+            init=init_connection,
+        )
+    except (OSError, asyncpg.PostgresError) as error:
+        raise InfrastructureError(
+            f"cannot connect to PostgreSQL ({error}); is the stack up? try `make up`"
+        ) from error
+    if pool is None:  # asyncpg's typing allows None only for the un-awaited form
+        raise InfrastructureError("asyncpg.create_pool returned no pool")
+    return pool
+
+
+@asynccontextmanager
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    pool = await create_pool(settings)
+    try:
+        registry = default_registry()
+        yield Runtime(
+            settings=settings,
+            pool=pool,
+            registry=registry,
+            store=PostgresEventStore(pool, registry),
+            router=TopicRouter(registry, settings.topic_by_context()),
+        )
+    finally:
+        await pool.close()

@@ -1,0 +1,182 @@
+"""The one command-line interface: `fees --help`.
+
+Every command reads its configuration from FEES_* variables (see entrypoints/settings.py).
+"""
+
+import asyncio
+import signal
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from entrypoints.bootstrap import all_migrations, create_pool, runtime, topic_specs
+from entrypoints.logging import configure_logging
+from entrypoints.settings import REPOSITORY_ROOT, Settings, load_settings
+from events.errors import EventStoreError
+from events.kafka.producer import create_producer
+from events.kafka.relay import OutboxRelay
+from events.kafka.topics import ensure_topics
+from events.store.migrations import apply_migrations
+from events.store.verify import verify_chain
+from schemas.jsonschema_files import JSONSCHEMA_DIRECTORY, render_all
+
+app = typer.Typer(help="Province fee payments: event store, outbox relay, audit.", no_args_is_help=True)
+audit_app = typer.Typer(help="Prove that the recorded history was not altered.", no_args_is_help=True)
+schemas_app = typer.Typer(help="JSON Schema files of the event contracts.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+app.add_typer(schemas_app, name="schemas")
+console = Console(stderr=False)
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
+
+
+def _run(coroutine: Coroutine[Any, Any, int]) -> None:
+    """Run an async command; expected failures print one clear line and exit non-zero."""
+    try:
+        code = asyncio.run(coroutine)
+    except EventStoreError as error:
+        console.print(f"[red]error[/red] ({error.code}): {error}")
+        raise typer.Exit(2) from error
+    raise typer.Exit(code)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations that are not applied yet (safe to run again)."""
+
+    async def command() -> int:
+        settings = _settings()
+        pool = await create_pool(settings)
+        try:
+            async with pool.acquire() as connection:
+                applied = await apply_migrations(connection, all_migrations())
+        finally:
+            await pool.close()
+        console.print(f"migrations applied: {', '.join(applied) if applied else 'none (up to date)'}")
+        return 0
+
+    _run(command())
+
+
+@app.command()
+def topics() -> None:
+    """Create the Kafka topics (explicit partitions, history kept) if they are missing."""
+
+    async def command() -> int:
+        settings = _settings()
+        created = await ensure_topics(settings.kafka_bootstrap_servers, topic_specs(settings))
+        console.print(f"topics created: {', '.join(created) if created else 'none (all exist)'}")
+        return 0
+
+    _run(command())
+
+
+@app.command()
+def relay(
+    once: Annotated[bool, typer.Option(help="Publish what is pending, then exit.")] = False,
+    batch_max: Annotated[int | None, typer.Option(help="Events per Kafka round trip.")] = None,
+) -> None:
+    """Publish the event store to Kafka (the transactional-outbox relay). Stops on SIGTERM/SIGINT."""
+
+    async def command() -> int:
+        settings = _settings()
+        async with runtime(settings) as rt:
+            producer = create_producer(settings.kafka_bootstrap_servers, f"relay-{settings.relay_name}")
+            await producer.start()
+            try:
+                outbox = OutboxRelay(
+                    rt.pool, rt.store, producer, rt.router, relay_name=settings.relay_name,
+                    batch_max=batch_max or settings.relay_batch_max,
+                )
+                if once:
+                    total = 0
+                    while published := await outbox.relay_once():
+                        total += published
+                    console.print(f"published {total} events")
+                    return 0
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for signal_number in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(signal_number, stop.set)
+                await outbox.run(stop, poll_interval_s=settings.relay_poll_interval_s)
+            finally:
+                await producer.stop()
+        return 0
+
+    _run(command())
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; exit 0 if intact, 1 with the first altered position if not."""
+
+    async def command() -> int:
+        settings = _settings()
+        async with runtime(settings) as rt:
+            with _progress() as progress:
+                task = progress.add_task("verifying chain", total=None)
+
+                def advance(checked: int, total: int) -> None:
+                    progress.update(task, completed=checked, total=total)
+
+                report = await verify_chain(rt.store, on_progress=advance)
+        finding = report.finding
+        if finding is None:
+            console.print(
+                f"[green]intact[/green]: {report.checked_count} events, head position "
+                f"{report.head_position}, head hash {report.head_hash_hex}"
+            )
+            return 0
+        console.print(
+            f"[red]TAMPERED[/red] at position {finding.position} "
+            f"({finding.problem}): {finding.detail}"
+        )
+        return 1
+
+    _run(command())
+
+
+@schemas_app.command("write")
+def schemas_write() -> None:
+    """Regenerate schemas/jsonschema/ from the pydantic models."""
+    root = REPOSITORY_ROOT / JSONSCHEMA_DIRECTORY
+    for relative, text in render_all().items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    console.print(f"wrote {len(render_all())} files under {Path(JSONSCHEMA_DIRECTORY)}")
+
+
+@app.command()
+def demo(
+    dossiers: Annotated[int, typer.Option(min=1, max=1_000_000, help="Sample dossiers.")] = 500,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: a fresh one).")] = None,
+) -> None:
+    """Append sample payment events, relay them, and show them arriving on Kafka."""
+    from entrypoints.demo import run_demo  # the demo pulls in more than other commands need
+
+    _run(run_demo(_settings(), console, dossier_count=dossiers, seed=seed))
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )
+
+
+def main() -> None:
+    app(prog_name="fees")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

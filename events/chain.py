@@ -1,0 +1,186 @@
+"""Canonical encoding of recorded events and the tamper-evident hash chain over them. Pure: no I/O.
+
+Each recorded event is encoded as one canonical JSON document (sorted keys, no whitespace, UTF-8,
+UUIDs lower-case, instants as UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ`, integers only: a float anywhere is
+refused because it would not survive a round trip exactly). Its chain hash is
+
+    entry_hash(n) = SHA-256(entry_hash(n - 1) || canonical_document(n)),  entry_hash(0) = 32 zero bytes
+
+so altering, deleting or re-ordering any stored row breaks every hash from that row on. The same
+canonical document is the Kafka message value, so a consumer reads exactly what was hashed.
+"""
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from events.errors import CanonicalEncodingError
+
+GENESIS_HASH = bytes(32)
+HASH_SIZE_BYTES = 32
+PAYLOAD_DEPTH_MAX = 32
+
+# The fields of schemas.envelope.EventEnvelope, in the order the database stores them.
+DOCUMENT_FIELDS = (
+    "position",
+    "event_id",
+    "stream_id",
+    "stream_version",
+    "event_type",
+    "schema_version",
+    "occurred_at",
+    "recorded_at",
+    "correlation_id",
+    "causation_id",
+    "actor",
+    "payload",
+)
+
+
+def format_instant(instant: datetime) -> str:
+    """The one textual form of an instant inside a canonical document."""
+    if instant.tzinfo is None:
+        raise CanonicalEncodingError("naive datetime in an event; instants must be timezone-aware")
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _check_json(value: Any, path: str, depth: int) -> None:
+    """Refuse anything but dict/list/str/int/bool/None, naming the offending path."""
+    if depth > PAYLOAD_DEPTH_MAX:
+        raise CanonicalEncodingError(f"{path}: nested deeper than {PAYLOAD_DEPTH_MAX} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CanonicalEncodingError(f"{path}: object key {key!r} is not a string")
+            _check_json(item, f"{path}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_json(item, f"{path}[{index}]", depth + 1)
+    elif isinstance(value, float):
+        raise CanonicalEncodingError(f"{path}: float {value!r} is not allowed; use integers")
+    elif not isinstance(value, str | int | bool | type(None)):
+        raise CanonicalEncodingError(f"{path}: {type(value).__name__} is not a JSON value")
+
+
+def canonical_document(record: Mapping[str, Any]) -> bytes:
+    """Canonical bytes of one recorded event, from a row or a mapping with DOCUMENT_FIELDS."""
+    payload = record["payload"]
+    _check_json(payload, "payload", 0)
+    causation_id = record["causation_id"]
+    document = {
+        "position": int(record["position"]),
+        "event_id": str(UUID(str(record["event_id"]))),
+        "stream_id": record["stream_id"],
+        "stream_version": int(record["stream_version"]),
+        "event_type": record["event_type"],
+        "schema_version": int(record["schema_version"]),
+        "occurred_at": format_instant(record["occurred_at"]),
+        "recorded_at": format_instant(record["recorded_at"]),
+        "correlation_id": str(UUID(str(record["correlation_id"]))),
+        "causation_id": None if causation_id is None else str(UUID(str(causation_id))),
+        "actor": record["actor"],
+        "payload": payload,
+    }
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def chain_hash(previous_hash: bytes, document: bytes) -> bytes:
+    return hashlib.sha256(previous_hash + document).digest()
+
+
+@dataclass(frozen=True)
+class ChainFinding:
+    """The first place where the stored history disagrees with its own chain."""
+
+    position: int
+    problem: str  # "altered" | "missing" | "stream_version_gap" | "head_mismatch"
+    detail: str
+
+
+class ChainVerifier:
+    """Walks stored rows in position order and reports the first inconsistency.
+
+    Rows are fed one at a time so that a caller can stream millions of them in pages. After the
+    first finding the verifier refuses more rows: everything after a break is untrustworthy anyway.
+    """
+
+    def __init__(self) -> None:
+        self.last_position = 0
+        self.last_hash = GENESIS_HASH
+        self.last_recorded_at: datetime | None = None
+        self.checked_count = 0
+        self.finding: ChainFinding | None = None
+        self._stream_versions: dict[str, int] = {}
+
+    def check(self, row: Mapping[str, Any]) -> ChainFinding | None:
+        if self.finding is not None:
+            raise RuntimeError("the chain is already broken; stop feeding rows")
+        position = int(row["position"])
+        self.finding = (
+            self._check_position(position)
+            or self._check_hash(position, row)
+            or self._check_stream_version(position, row)
+        )
+        if self.finding is None:
+            self.last_position = position
+            self.last_hash = bytes(row["entry_hash"])
+            self.last_recorded_at = row["recorded_at"]
+            self.checked_count += 1
+        return self.finding
+
+    def check_head(self, head_position: int, head_hash: bytes) -> ChainFinding | None:
+        """Compare the store's head record with the last row walked (catches a deleted tail)."""
+        if self.finding is None and (
+            head_position != self.last_position or bytes(head_hash) != self.last_hash
+        ):
+            self.finding = ChainFinding(
+                position=self.last_position + 1,
+                problem="head_mismatch",
+                detail=(
+                    f"the head records position {head_position}, the last intact row is "
+                    f"{self.last_position}: rows after it were deleted or the head was altered"
+                ),
+            )
+        return self.finding
+
+    def _check_position(self, position: int) -> ChainFinding | None:
+        expected = self.last_position + 1
+        if position == expected:
+            return None
+        return ChainFinding(
+            position=expected,
+            problem="missing",
+            detail=f"expected position {expected}, found {position}: rows were deleted or moved",
+        )
+
+    def _check_hash(self, position: int, row: Mapping[str, Any]) -> ChainFinding | None:
+        try:
+            document = canonical_document(row)
+        except CanonicalEncodingError as error:
+            return ChainFinding(position, "altered", f"row no longer encodes canonically: {error}")
+        if chain_hash(self.last_hash, document) == bytes(row["entry_hash"]):
+            return None
+        return ChainFinding(
+            position=position,
+            problem="altered",
+            detail="stored hash does not match the row's content and the previous row's hash",
+        )
+
+    def _check_stream_version(self, position: int, row: Mapping[str, Any]) -> ChainFinding | None:
+        stream_id = row["stream_id"]
+        expected = self._stream_versions.get(stream_id, 0) + 1
+        if int(row["stream_version"]) != expected:
+            return ChainFinding(
+                position=position,
+                problem="stream_version_gap",
+                detail=f"stream {stream_id} expected version {expected}, "
+                f"found {row['stream_version']}",
+            )
+        self._stream_versions[stream_id] = expected
+        return None

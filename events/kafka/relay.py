@@ -1,0 +1,144 @@
+"""The transactional-outbox relay: publishes the event store to Kafka in position order.
+
+The events table is the outbox. An event and its "outbox row" are the same row, written in the
+append's transaction, and positions become visible strictly in order (see events/store), so the
+relay only needs one number: the last position it published, kept in `relay_checkpoints`.
+
+A cycle reads up to `batch_max` events after the checkpoint, sends them all (idempotent producer,
+acks=all, key = stream id), waits until Kafka acknowledged every one, then moves the checkpoint.
+If the process dies in between, the next run re-sends from the checkpoint: events may arrive twice,
+never zero times and never out of order per stream after de-duplication by event id.
+One relay per name is active at a time (a PostgreSQL advisory lock); others wait as standbys.
+"""
+
+import asyncio
+from collections.abc import Callable
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from events.errors import InfrastructureError
+from events.kafka.messages import message_for
+from events.kafka.topics import TopicRouter
+from events.sqlfiles import load_statements
+from events.store.postgres import PostgresEventStore
+
+SQL = load_statements("events.kafka.sql", "relay.sql")
+RELAY_BATCH_MAX = 5000
+RELAY_POLL_INTERVAL_S = 0.05
+RELAY_BACKOFF_S_MAX = 10.0
+
+log = structlog.get_logger("events.relay")
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        store: PostgresEventStore,
+        producer: AIOKafkaProducer,
+        router: TopicRouter,
+        *,
+        relay_name: str = "kafka",
+        batch_max: int = RELAY_BATCH_MAX,
+    ) -> None:
+        if not 1 <= batch_max <= RELAY_BATCH_MAX:
+            raise ValueError(f"batch_max must be within 1..{RELAY_BATCH_MAX}")
+        self._pool = pool
+        self._store = store
+        self._producer = producer
+        self._router = router
+        self.relay_name = relay_name
+        self._batch_max = batch_max
+
+    async def checkpoint(self) -> int:
+        async with self._pool.acquire() as connection:
+            await connection.execute(SQL["ensure_checkpoint"], self.relay_name)
+            return int(await connection.fetchval(SQL["checkpoint"], self.relay_name))
+
+    async def relay_once(self) -> int:
+        """Publish one batch after the checkpoint; return how many events were published."""
+        checkpoint = await self.checkpoint()
+        rows = await self._store.read_all_rows(checkpoint, self._batch_max)
+        if not rows:
+            return 0
+        deliveries = []
+        for row in rows:
+            message = message_for(row)
+            deliveries.append(
+                await self._producer.send(
+                    self._router.topic_for(row["event_type"], row["schema_version"]),
+                    value=message.value,
+                    key=message.key,
+                    headers=message.headers,
+                    timestamp_ms=int(row["recorded_at"].timestamp() * 1000),
+                )
+            )
+        await asyncio.gather(*deliveries)
+        last_position = int(rows[-1]["position"])
+        async with self._pool.acquire() as connection:
+            moved = await connection.execute(
+                SQL["save_checkpoint"], self.relay_name, checkpoint, last_position
+            )
+        if moved != "UPDATE 1":
+            raise InfrastructureError(
+                f"relay {self.relay_name}: checkpoint moved under us (another relay running?)"
+            )
+        return len(rows)
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        poll_interval_s: float = RELAY_POLL_INTERVAL_S,
+        on_published: Callable[[int], None] | None = None,
+    ) -> None:
+        """Relay until `stop` is set. Holds leadership for its whole life; retries Kafka errors."""
+        async with self._pool.acquire() as leader_connection:
+            if not await self._become_leader(leader_connection, stop):
+                return
+            try:
+                await self._relay_until(stop, poll_interval_s, on_published)
+            finally:
+                await leader_connection.execute(SQL["resign"], self.relay_name)
+
+    async def _relay_until(
+        self,
+        stop: asyncio.Event,
+        poll_interval_s: float,
+        on_published: Callable[[int], None] | None,
+    ) -> None:
+        backoff_s = poll_interval_s
+        while not stop.is_set():
+            try:
+                published = await self.relay_once()
+                backoff_s = poll_interval_s
+            except KafkaError as error:
+                # Nothing was checkpointed: the batch is re-sent after the pause (harmless
+                # duplicates). A relay has no better option than to keep trying, slower.
+                log.warning("relay.kafka_error", error=str(error), retry_in_s=backoff_s)
+                await _sleep_or_stop(stop, backoff_s)
+                backoff_s = min(backoff_s * 2, RELAY_BACKOFF_S_MAX)
+                continue
+            if on_published is not None and published:
+                on_published(published)
+            if published < self._batch_max:
+                await _sleep_or_stop(stop, poll_interval_s)
+
+    async def _become_leader(self, connection: asyncpg.Connection, stop: asyncio.Event) -> bool:
+        """Wait (as a standby) until this relay holds the advisory lock; False if told to stop."""
+        while not stop.is_set():
+            if await connection.fetchval(SQL["try_lead"], self.relay_name):
+                log.info("relay.leading", relay=self.relay_name)
+                return True
+            await _sleep_or_stop(stop, RELAY_BACKOFF_S_MAX)
+        return False
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return

@@ -1,0 +1,18 @@
+-- name: ensure_checkpoint
+INSERT INTO relay_checkpoints (relay_name, last_position) VALUES ($1, 0)
+ON CONFLICT (relay_name) DO NOTHING;
+
+-- name: checkpoint
+SELECT last_position FROM relay_checkpoints WHERE relay_name = $1;
+
+-- name: save_checkpoint
+-- Guarded by the old value: if another relay moved it, this one must not write over it.
+UPDATE relay_checkpoints
+SET last_position = $3, updated_at = now()
+WHERE relay_name = $1 AND last_position = $2;
+
+-- name: try_lead
+SELECT pg_try_advisory_lock(hashtext('outbox-relay:' || $1)) AS leading;
+
+-- name: resign
+SELECT pg_advisory_unlock(hashtext('outbox-relay:' || $1));

@@ -1,0 +1,161 @@
+"""Decide what an append writes, given what the store holds. Pure, so every rule is unit-tested.
+
+The adapter locks the chain head, reads the current stream versions and any already-stored event
+ids, and hands them here. The plan is either "these rows, this new head" or an error, and nothing
+is written unless the whole batch is acceptable.
+"""
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from events.chain import canonical_document, chain_hash
+from events.errors import ConcurrencyError, EventIdConflictError, EventStoreError
+from events.store.ports import APPEND_EVENTS_MAX, AppendRequest, AppendResult, ChainHead
+from schemas.envelope import STREAM_ID_PATTERN, NewEvent
+
+_STREAM_ID = re.compile(STREAM_ID_PATTERN)
+# Fields that must agree for a re-append to count as the same event.
+_IDENTITY_FIELDS = (
+    "event_type",
+    "schema_version",
+    "occurred_at",
+    "correlation_id",
+    "causation_id",
+    "actor",
+    "payload",
+)
+
+
+class InvalidAppendError(EventStoreError, ValueError):
+    code = "invalid_append"
+
+
+@dataclass(frozen=True)
+class AppendPlan:
+    results: list[AppendResult]
+    rows: list[dict[str, Any]]  # DOCUMENT_FIELDS plus entry_hash, in position order
+    head: ChainHead
+
+
+def check_requests(requests: Sequence[AppendRequest]) -> None:
+    """Shape rules that need no database: bounded size, valid ids, nothing twice."""
+    if not requests:
+        raise InvalidAppendError("an append needs at least one stream")
+    event_count = sum(len(request.events) for request in requests)
+    if event_count > APPEND_EVENTS_MAX:
+        raise InvalidAppendError(f"{event_count} events in one append, at most {APPEND_EVENTS_MAX}")
+    stream_ids: set[str] = set()
+    event_ids: set[UUID] = set()
+    for index, request in enumerate(requests):
+        where = f"requests[{index}]"
+        if not _STREAM_ID.match(request.stream_id):
+            raise InvalidAppendError(
+                f"{where}.stream_id {request.stream_id!r} is not '<category>-<id>'"
+            )
+        if request.stream_id in stream_ids:
+            raise InvalidAppendError(f"{where}: stream {request.stream_id} appears twice")
+        if request.expected_version < 0:
+            raise InvalidAppendError(f"{where}.expected_version must be >= 0")
+        if not request.events:
+            raise InvalidAppendError(f"{where}.events is empty")
+        stream_ids.add(request.stream_id)
+        for event in request.events:
+            if event.event_id in event_ids:
+                raise InvalidAppendError(f"{where}: event {event.event_id} appears twice")
+            event_ids.add(event.event_id)
+
+
+def _replayed_result(
+    request: AppendRequest, stored: list[Mapping[str, Any] | None]
+) -> AppendResult | None:
+    """The original result if this request was already stored identically, else None."""
+    if all(row is None for row in stored):
+        return None
+    for offset, (event, row) in enumerate(zip(request.events, stored, strict=True)):
+        if row is None:
+            raise EventIdConflictError(
+                request.events[0].event_id, "only part of the same append already stored"
+            )
+        expected_version = request.expected_version + offset + 1
+        if row["stream_id"] != request.stream_id or row["stream_version"] != expected_version:
+            raise EventIdConflictError(
+                event.event_id,
+                f"stream {row['stream_id']} version {row['stream_version']}, not "
+                f"{request.stream_id} version {expected_version}",
+            )
+        for field in _IDENTITY_FIELDS:
+            if getattr(event, field) != row[field]:
+                raise EventIdConflictError(event.event_id, f"a different {field}")
+    return AppendResult(
+        stream_id=request.stream_id,
+        positions=tuple(int(row["position"]) for row in stored if row is not None),
+        stream_version=request.expected_version + len(request.events),
+        already_stored=True,
+    )
+
+
+def _new_row(
+    event: NewEvent, stream_id: str, stream_version: int, position: int, recorded_at: datetime
+) -> dict[str, Any]:
+    return {
+        "position": position,
+        "event_id": event.event_id,
+        "stream_id": stream_id,
+        "stream_version": stream_version,
+        "event_type": event.event_type,
+        "schema_version": event.schema_version,
+        "occurred_at": event.occurred_at,
+        "recorded_at": recorded_at,
+        "correlation_id": event.correlation_id,
+        "causation_id": event.causation_id,
+        "actor": event.actor,
+        "payload": event.payload,
+    }
+
+
+def plan_append(
+    requests: Sequence[AppendRequest],
+    head: ChainHead,
+    now: datetime,
+    stream_versions: Mapping[str, int],
+    stored_by_id: Mapping[UUID, Mapping[str, Any]],
+) -> AppendPlan:
+    """Rows to insert (with positions and chained hashes) and the results, or raise."""
+    # recorded_at never goes backwards along the chain, even if the database clock does.
+    recorded_at = now if head.recorded_at is None else max(now, head.recorded_at)
+    position, last_hash = head.position, head.entry_hash
+    results: list[AppendResult] = []
+    rows: list[dict[str, Any]] = []
+    for request in requests:
+        stored = [stored_by_id.get(event.event_id) for event in request.events]
+        replayed = _replayed_result(request, stored)
+        if replayed is not None:
+            results.append(replayed)
+            continue
+        actual_version = stream_versions.get(request.stream_id, 0)
+        if actual_version != request.expected_version:
+            raise ConcurrencyError(request.stream_id, request.expected_version, actual_version)
+        first_position = position + 1
+        for offset, event in enumerate(request.events):
+            position += 1
+            row = _new_row(
+                event, request.stream_id, request.expected_version + offset + 1, position,
+                recorded_at,
+            )
+            last_hash = chain_hash(last_hash, canonical_document(row))
+            row["entry_hash"] = last_hash
+            rows.append(row)
+        results.append(
+            AppendResult(
+                stream_id=request.stream_id,
+                positions=tuple(range(first_position, position + 1)),
+                stream_version=request.expected_version + len(request.events),
+                already_stored=False,
+            )
+        )
+    new_head = ChainHead(position, last_hash, recorded_at) if rows else head
+    return AppendPlan(results=results, rows=rows, head=new_head)

@@ -1,0 +1,84 @@
+"""The event envelope: what every stored event and every Kafka message carries around its payload.
+
+`NewEvent` is what a writer hands to the event store. `EventEnvelope` is what the store recorded:
+the same fields plus the stream version, the global position and the time it was recorded. Payloads
+stay plain JSON here; `events.registry` validates them against the versioned payload models.
+"""
+
+from typing import Annotated, Any, ClassVar, Self
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt
+
+from schemas.time import UtcInstant
+
+# "<category>-<id>", e.g. "payment-7f0c…": the category routes the stream; the id is opaque.
+STREAM_ID_PATTERN = r"^[a-z][a-z0-9_]{1,39}-[A-Za-z0-9_.:\-]{1,160}$"
+EVENT_TYPE_PATTERN = r"^[A-Z][A-Za-z0-9]{2,79}$"
+# "<role>:<who>", e.g. "citizen:079123456789", "clerk:hcm-q1-07", "system:expiry".
+ACTOR_PATTERN = r"^(citizen|clerk|finance|auditor|system|gateway|bank):[A-Za-z0-9_.@:\-]{1,120}$"
+
+StreamId = Annotated[str, Field(pattern=STREAM_ID_PATTERN)]
+EventType = Annotated[str, Field(pattern=EVENT_TYPE_PATTERN)]
+Actor = Annotated[str, Field(pattern=ACTOR_PATTERN)]
+SchemaVersion = Annotated[StrictInt, Field(ge=1, le=1000)]
+StreamVersion = Annotated[StrictInt, Field(ge=1)]
+Position = Annotated[StrictInt, Field(ge=1)]
+Payload = dict[str, JsonValue]
+
+
+class EventPayload(BaseModel):
+    """Base of every versioned payload model: immutable, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int]
+
+    def to_payload(self) -> Payload:
+        """The payload as JSON-compatible data (UUIDs and instants as strings)."""
+        return self.model_dump(mode="json")
+
+
+class NewEvent(BaseModel):
+    """An event as its writer submits it; the store assigns stream version and position."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: UUID
+    event_type: EventType
+    schema_version: SchemaVersion
+    occurred_at: UtcInstant
+    correlation_id: UUID
+    causation_id: UUID | None = None
+    actor: Actor
+    payload: Payload
+
+    @classmethod
+    def from_payload(cls, payload: EventPayload, **envelope: Any) -> Self:
+        """Wrap a typed payload, taking its event type and schema version from its class."""
+        return cls(
+            event_type=payload.event_type,
+            schema_version=payload.schema_version,
+            payload=payload.to_payload(),
+            **envelope,
+        )
+
+
+class EventEnvelope(BaseModel):
+    """An event as recorded: the single shape read back from the store and sent over Kafka."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    position: Position
+    event_id: UUID
+    stream_id: StreamId
+    stream_version: StreamVersion
+    event_type: EventType
+    schema_version: SchemaVersion
+    occurred_at: UtcInstant
+    recorded_at: UtcInstant
+    correlation_id: UUID
+    causation_id: UUID | None = None
+    actor: Actor
+    payload: Payload

@@ -1,0 +1,151 @@
+"""Proves the canonical encoding is stable and strict, and that the chain verifier finds the first
+altered, deleted or re-ordered row, by position."""
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from events.chain import GENESIS_HASH, ChainVerifier, canonical_document, chain_hash
+from events.errors import CanonicalEncodingError
+
+
+def row(position: int, stream: str = "payment-a", version: int | None = None, **overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "position": position,
+        "event_id": uuid.UUID(int=position),
+        "stream_id": stream,
+        "stream_version": position if version is None else version,
+        "event_type": "PaymentRequested",
+        "schema_version": 1,
+        "occurred_at": datetime(2026, 11, 24, 3, 0, tzinfo=UTC) + timedelta(seconds=position),
+        "recorded_at": datetime(2026, 11, 24, 3, 0, 1, tzinfo=UTC) + timedelta(seconds=position),
+        "correlation_id": uuid.UUID(int=10_000 + position),
+        "causation_id": None,
+        "actor": "citizen:1",
+        "payload": {"amount": {"amount_minor": 1000 * position, "currency": "VND"}, "note": "Phí hộ tịch"},
+    }
+    fields.update(overrides)
+    return fields
+
+
+def chained(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    previous = GENESIS_HASH
+    for item in rows:
+        previous = chain_hash(previous, canonical_document(item))
+        item["entry_hash"] = previous
+    return rows
+
+
+def test_canonical_document_is_sorted_compact_utf8_with_utc_instants() -> None:
+    document = canonical_document(row(1))
+    text = document.decode("utf-8")
+    parsed = json.loads(text)
+    assert list(parsed) == sorted(parsed)
+    assert ", " not in text and ": " not in text
+    assert "Phí hộ tịch" in text  # not \\u-escaped
+    assert parsed["occurred_at"] == "2026-11-24T03:00:01.000000Z"
+
+
+def test_same_instant_in_another_zone_encodes_identically() -> None:
+    hanoi = timezone(timedelta(hours=7))
+    shifted = row(1, occurred_at=row(1)["occurred_at"].astimezone(hanoi))
+    assert canonical_document(shifted) == canonical_document(row(1))
+
+
+def test_floats_are_refused_with_their_path() -> None:
+    with pytest.raises(CanonicalEncodingError, match=r"payload\.amount\.amount_minor"):
+        canonical_document(row(1, payload={"amount": {"amount_minor": 10.5}}))
+
+
+def test_naive_datetimes_are_refused() -> None:
+    with pytest.raises(CanonicalEncodingError, match="naive"):
+        canonical_document(row(1, occurred_at=datetime(2026, 1, 1)))
+
+
+def test_chain_hash_is_sha256_of_previous_hash_and_document() -> None:
+    document = canonical_document(row(1))
+    assert chain_hash(GENESIS_HASH, document) == hashlib.sha256(bytes(32) + document).digest()
+
+
+def verify(rows: list[dict[str, Any]], head: tuple[int, bytes] | None = None) -> ChainVerifier:
+    verifier = ChainVerifier()
+    for item in rows:
+        if verifier.check(item) is not None:
+            break
+    if head is not None:
+        verifier.check_head(*head)
+    return verifier
+
+
+def test_intact_chain_verifies() -> None:
+    rows = chained([row(position) for position in range(1, 6)])
+    verifier = verify(rows, head=(5, rows[-1]["entry_hash"]))
+    assert verifier.finding is None
+    assert verifier.checked_count == 5
+
+
+def test_altered_payload_is_reported_at_its_position() -> None:
+    rows = chained([row(position) for position in range(1, 6)])
+    rows[2]["payload"] = {"amount": {"amount_minor": 1, "currency": "VND"}, "note": "x"}
+    finding = verify(rows).finding
+    assert finding is not None
+    assert (finding.position, finding.problem) == (3, "altered")
+
+
+def test_altered_row_with_recomputed_hash_is_caught_at_the_next_row() -> None:
+    rows = chained([row(position) for position in range(1, 6)])
+    rows[1]["actor"] = "clerk:intruder"
+    rows[1]["entry_hash"] = chain_hash(rows[0]["entry_hash"], canonical_document(rows[1]))
+    finding = verify(rows).finding
+    assert finding is not None
+    assert (finding.position, finding.problem) == (3, "altered")
+
+
+def test_deleted_row_is_reported_as_missing_position() -> None:
+    rows = chained([row(position) for position in range(1, 6)])
+    del rows[3]
+    finding = verify(rows).finding
+    assert finding is not None
+    assert (finding.position, finding.problem) == (4, "missing")
+
+
+def test_deleted_tail_is_caught_by_the_head() -> None:
+    rows = chained([row(position) for position in range(1, 6)])
+    finding = verify(rows[:3], head=(5, rows[-1]["entry_hash"])).finding
+    assert finding is not None
+    assert (finding.position, finding.problem) == (4, "head_mismatch")
+
+
+def test_swapped_rows_are_caught() -> None:
+    rows = chained([row(position) for position in range(1, 6)])
+    rows[1]["position"], rows[2]["position"] = 3, 2
+    rows[1], rows[2] = rows[2], rows[1]
+    finding = verify(rows).finding
+    assert finding is not None
+    assert finding.position == 2
+
+
+def test_stream_version_gap_is_caught() -> None:
+    rows = chained([row(1, version=1), row(2, version=3)])
+    finding = verify(rows).finding
+    assert finding is not None
+    assert (finding.position, finding.problem) == (2, "stream_version_gap")
+
+
+@given(
+    length=st.integers(min_value=1, max_value=30),
+    data=st.data(),
+)
+def test_any_single_byte_change_in_any_row_is_found_at_or_before_it(length: int, data: st.DataObject) -> None:
+    rows = chained([row(position) for position in range(1, length + 1)])
+    target = data.draw(st.integers(min_value=0, max_value=length - 1))
+    rows[target]["actor"] = rows[target]["actor"] + data.draw(st.sampled_from(["x", "0", "."]))
+    finding = verify(rows, head=(length, rows[-1]["entry_hash"])).finding
+    assert finding is not None
+    assert finding.position == target + 1

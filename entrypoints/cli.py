@@ -25,8 +25,12 @@ from events.store.migrations import apply_migrations
 from events.store.verify import verify_chain
 from schemas.jsonschema_files import JSONSCHEMA_DIRECTORY, render_all
 
-app = typer.Typer(help="Province fee payments: event store, outbox relay, audit.", no_args_is_help=True)
-audit_app = typer.Typer(help="Prove that the recorded history was not altered.", no_args_is_help=True)
+app = typer.Typer(
+    help="Province fee payments: event store, outbox relay, audit.", no_args_is_help=True
+)
+audit_app = typer.Typer(
+    help="Prove that the recorded history was not altered.", no_args_is_help=True
+)
 schemas_app = typer.Typer(help="JSON Schema files of the event contracts.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(schemas_app, name="schemas")
@@ -61,7 +65,9 @@ def migrate() -> None:
                 applied = await apply_migrations(connection, all_migrations())
         finally:
             await pool.close()
-        console.print(f"migrations applied: {', '.join(applied) if applied else 'none (up to date)'}")
+        console.print(
+            f"migrations applied: {', '.join(applied) if applied else 'none (up to date)'}"
+        )
         return 0
 
     _run(command())
@@ -85,16 +91,22 @@ def relay(
     once: Annotated[bool, typer.Option(help="Publish what is pending, then exit.")] = False,
     batch_max: Annotated[int | None, typer.Option(help="Events per Kafka round trip.")] = None,
 ) -> None:
-    """Publish the event store to Kafka (the transactional-outbox relay). Stops on SIGTERM/SIGINT."""
+    """Publish the event store to Kafka (the transactional-outbox relay); stops on SIGTERM."""
 
     async def command() -> int:
         settings = _settings()
         async with runtime(settings) as rt:
-            producer = create_producer(settings.kafka_bootstrap_servers, f"relay-{settings.relay_name}")
+            producer = create_producer(
+                settings.kafka_bootstrap_servers, f"relay-{settings.relay_name}"
+            )
             await producer.start()
             try:
                 outbox = OutboxRelay(
-                    rt.pool, rt.store, producer, rt.router, relay_name=settings.relay_name,
+                    rt.pool,
+                    rt.store,
+                    producer,
+                    rt.router,
+                    relay_name=settings.relay_name,
                     batch_max=batch_max or settings.relay_batch_max,
                 )
                 if once:
@@ -169,7 +181,10 @@ def demo(
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         console=Console(stderr=True),
     )
 

@@ -4,10 +4,9 @@ Later issues grow it into a simulated working day (payments, ledger, reconciliat
 """
 
 import random
-import time
 from collections import Counter
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -17,6 +16,7 @@ from entrypoints.sample_events import sample_batches
 from entrypoints.settings import Settings
 from events.kafka.messages import envelope_from_message, header
 from events.kafka.producer import create_producer
+from events.kafka.reading import open_reader, read_until_seen
 from events.kafka.relay import OutboxRelay
 from events.kafka.topics import ensure_topics
 from events.store.migrations import apply_migrations
@@ -27,19 +27,19 @@ DEMO_CONSUME_TIMEOUT_S = 60.0
 SHOWN_ARRIVALS_MAX = 12
 
 
-async def run_demo(settings: Settings, console: Console, *, dossier_count: int, seed: int | None) -> int:
+async def run_demo(
+    settings: Settings, console: Console, *, dossier_count: int, seed: int | None
+) -> int:
     seed = random.SystemRandom().randrange(2**31) if seed is None else seed
     console.rule(f"Province fees demo: {dossier_count} dossiers, seed {seed}")
     await ensure_topics(settings.kafka_bootstrap_servers, topic_specs(settings))
     async with runtime(settings) as rt:
         async with rt.pool.acquire() as connection:
             await apply_migrations(connection, all_migrations())
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
+        consumer = await open_reader(
+            settings.kafka_bootstrap_servers, rt.router.topics(), from_beginning=False
         )
-        await consumer.start()
         try:
-            await _listen_from_end(consumer, rt.router.topics())
             appended_ids = await _append_samples(rt, console, dossier_count, seed)
             published = await _relay_pending(rt, settings)
             console.print(f"relay: published {published} events to Kafka")
@@ -55,24 +55,16 @@ async def run_demo(settings: Settings, console: Console, *, dossier_count: int, 
     return 0 if report.intact else 1
 
 
-async def _listen_from_end(consumer: AIOKafkaConsumer, topics: list[str]) -> None:
-    await consumer.topics()  # loads cluster metadata, so partitions_for_topic() knows the topics
-    partitions = [
-        TopicPartition(topic, partition)
-        for topic in topics
-        for partition in sorted(consumer.partitions_for_topic(topic) or ())
-    ]
-    consumer.assign(partitions)
-    await consumer.seek_to_end(*partitions)
-    for partition in partitions:
-        await consumer.position(partition)  # pin the start before anything is appended
-
-
 async def _append_samples(rt: Runtime, console: Console, dossier_count: int, seed: int) -> set[str]:
     appended: set[str] = set()
     replayed = 0
-    with Progress(TextColumn("appending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
+    with Progress(
+        TextColumn("appending"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         task = progress.add_task("append", total=dossier_count)
         for batch in sample_batches(seed, dossier_count, DEMO_DOSSIERS_PER_BATCH):
             results = await rt.store.append_batch(batch)
@@ -107,21 +99,25 @@ async def _show_arrivals(consumer: AIOKafkaConsumer, console: Console, expected:
     table = Table(title="first events arriving on Kafka")
     for column in ("topic", "partition", "offset", "position", "stream", "event type"):
         table.add_column(column)
-    missing, per_type = set(expected), Counter[str]()
-    deadline = time.monotonic() + DEMO_CONSUME_TIMEOUT_S
-    while missing and time.monotonic() < deadline:
-        batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-        for records in batches.values():
-            for record in records:
-                envelope = envelope_from_message(record.value)
-                missing.discard(str(envelope.event_id))
-                per_type[envelope.event_type] += 1
-                if table.row_count < SHOWN_ARRIVALS_MAX:
-                    table.add_row(record.topic, str(record.partition), str(record.offset),
-                                  str(envelope.position), envelope.stream_id[:28] + "…",
-                                  (header(record.headers, "event_type") or b"").decode())
+    records = await read_until_seen(consumer, expected, DEMO_CONSUME_TIMEOUT_S)
+    per_type = Counter[str]()
+    arrived: set[str] = set()
+    for record in records:
+        envelope = envelope_from_message(record.value)
+        arrived.add(str(envelope.event_id))
+        per_type[envelope.event_type] += 1
+        if table.row_count < SHOWN_ARRIVALS_MAX:
+            table.add_row(
+                record.topic,
+                str(record.partition),
+                str(record.offset),
+                str(envelope.position),
+                envelope.stream_id[:28] + "…",
+                (header(record.headers, "event_type") or b"").decode(),
+            )
     console.print(table)
     console.print("received by type: " + ", ".join(f"{k} {v}" for k, v in sorted(per_type.items())))
+    missing = expected - arrived
     if missing:
         raise RuntimeError(f"{len(missing)} appended events did not arrive on Kafka in time")
     console.print(f"[green]all {len(expected)} appended events arrived on Kafka[/green]")

@@ -91,7 +91,9 @@ def sample_dossier(ids: SampleIds, index: int) -> list[AppendRequest]:
                     dossier_id=dossier_id,
                     amount=PositiveMoney(amount_minor=fee),
                     method=method,
-                    gateway_transaction_ref=f"VNP{rng.randrange(10**9, 10**10)}" if online else None,
+                    gateway_transaction_ref=f"VNP{rng.randrange(10**9, 10**10)}"
+                    if online
+                    else None,
                 ),
                 event_id=ids.next(),
                 occurred_at=filed_at + timedelta(seconds=rng.randrange(20, 600)),
@@ -105,7 +107,9 @@ def sample_dossier(ids: SampleIds, index: int) -> list[AppendRequest]:
     ]
 
 
-def sample_batches(seed: int, dossier_count: int, dossiers_per_batch: int) -> Iterator[list[AppendRequest]]:
+def sample_batches(
+    seed: int, dossier_count: int, dossiers_per_batch: int
+) -> Iterator[list[AppendRequest]]:
     """Append batches covering `dossier_count` sample dossiers."""
     ids = SampleIds(random.Random(seed))
     batch: list[AppendRequest] = []

@@ -4,7 +4,8 @@ Each recorded event is encoded as one canonical JSON document (sorted keys, no w
 UUIDs lower-case, instants as UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ`, integers only: a float anywhere is
 refused because it would not survive a round trip exactly). Its chain hash is
 
-    entry_hash(n) = SHA-256(entry_hash(n - 1) || canonical_document(n)),  entry_hash(0) = 32 zero bytes
+    entry_hash(n) = SHA-256(entry_hash(n - 1) || canonical_document(n))
+    entry_hash(0) = 32 zero bytes
 
 so altering, deleting or re-ordering any stored row breaks every hash from that row on. The same
 canonical document is the Kafka message value, so a consumer reads exactly what was hashed.

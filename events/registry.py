@@ -17,7 +17,7 @@ class RegisteredEventType:
 
 
 def problems_of(error: ValidationError, prefix: str) -> list[tuple[str, str]]:
-    """(field path, message) pairs from a pydantic error, e.g. ("payload.amount.amount_minor", …)."""
+    """(field path, message) pairs from a pydantic error, e.g. ("payload.amount", …)."""
     return [
         (".".join([prefix, *(str(part) for part in detail["loc"])]), detail["msg"])
         for detail in error.errors()

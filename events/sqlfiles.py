@@ -1,7 +1,8 @@
 """Named SQL statements kept in `.sql` files beside the adapter that runs them.
 
 A file holds blocks that start with `-- name: <method_name>`; the block's text up to the next name
-is the statement. Files are read once at import, so a missing block fails at start-up, not mid-request.
+is the statement. Files are read once at import, so a missing block fails at start-up,
+not mid-request.
 """
 
 import re

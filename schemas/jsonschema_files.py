@@ -16,7 +16,9 @@ JSONSCHEMA_DIRECTORY = "schemas/jsonschema"
 
 
 def _render(model: type[BaseModel]) -> str:
-    return json.dumps(model.model_json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return (
+        json.dumps(model.model_json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    )
 
 
 def render_all() -> dict[str, str]:

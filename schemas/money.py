@@ -1,7 +1,7 @@
 """Money as an integer number of the currency's minor unit.
 
-VND has no minor unit in use (ISO 4217 exponent 0), so `amount_minor` is whole dong. Floats are never
-accepted: pydantic's strict int rejects 100.0 and "100" alike, so a rounding error cannot sneak in.
+VND has no minor unit in use (ISO 4217 exponent 0), so `amount_minor` is whole dong. Floats are
+never accepted: pydantic's strict int rejects 100.0 and "100" alike, so no rounding sneaks in.
 """
 
 from typing import Annotated, Literal

@@ -19,7 +19,7 @@ UtcInstant = Annotated[AwareDatetime, AfterValidator(to_utc)]
 
 
 def business_date(instant: datetime, zone: ZoneInfo = BUSINESS_ZONE) -> date:
-    """The calendar day an instant belongs to in the province (UTC+7 has no DST, but use the zone)."""
+    """The calendar day an instant belongs to in the province's zone (UTC+7, no DST)."""
     if instant.tzinfo is None:
         raise ValueError("business_date needs an aware datetime, got a naive one")
     return instant.astimezone(zone).date()

@@ -143,7 +143,10 @@ def plan_append(
         for offset, event in enumerate(request.events):
             position += 1
             row = _new_row(
-                event, request.stream_id, request.expected_version + offset + 1, position,
+                event,
+                request.stream_id,
+                request.expected_version + offset + 1,
+                position,
                 recorded_at,
             )
             last_hash = chain_hash(last_hash, canonical_document(row))

@@ -55,7 +55,9 @@ def ordered(migrations: list[Migration]) -> list[Migration]:
     return sorted(migrations, key=lambda migration: migration.version)
 
 
-async def apply_migrations(connection: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
+async def apply_migrations(
+    connection: asyncpg.Connection, migrations: list[Migration]
+) -> list[str]:
     """Apply what is not applied yet; return the versions applied by this call."""
     applied_now: list[str] = []
     try:

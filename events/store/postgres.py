@@ -129,9 +129,7 @@ class PostgresEventStore:
     ) -> list[EventEnvelope]:
         """A stream's events in version order, optionally only those up to a global position."""
         limit_position = POSITION_MAX if to_position is None else to_position
-        rows = await self._fetch(
-            SQL["read_stream"], stream_id, limit_position, STREAM_LENGTH_MAX
-        )
+        rows = await self._fetch(SQL["read_stream"], stream_id, limit_position, STREAM_LENGTH_MAX)
         return [envelope_from_row(row) for row in rows]
 
     async def read_all(

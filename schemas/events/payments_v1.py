@@ -34,7 +34,7 @@ class PaymentMethod(StrEnum):
 
 
 class DossierFiled(EventPayload):
-    """A citizen filed a dossier for a procedure at a one-stop-shop unit, online or at the counter."""
+    """A citizen filed a dossier for a procedure at a one-stop-shop unit (online or counter)."""
 
     event_type: ClassVar[str] = "DossierFiled"
     schema_version: ClassVar[int] = 1

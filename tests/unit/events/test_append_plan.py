@@ -74,7 +74,10 @@ def test_same_event_id_with_different_payload_is_refused() -> None:
     with pytest.raises(EventIdConflictError, match="different payload"):
         plan_append(
             [AppendRequest(request.stream_id, NO_STREAM, [changed])],
-            first.head, NOW, {request.stream_id: 1}, stored_rows(first.rows),
+            first.head,
+            NOW,
+            {request.stream_id: 1},
+            stored_rows(first.rows),
         )
 
 
@@ -83,7 +86,10 @@ def test_same_event_id_on_another_stream_is_refused() -> None:
     first = plan_append([AppendRequest(stream_id(), NO_STREAM, [event])], EMPTY, NOW, {}, {})
     with pytest.raises(EventIdConflictError, match="stream"):
         plan_append(
-            [AppendRequest(stream_id(), NO_STREAM, [event])], first.head, NOW, {},
+            [AppendRequest(stream_id(), NO_STREAM, [event])],
+            first.head,
+            NOW,
+            {},
             stored_rows(first.rows),
         )
 
@@ -94,7 +100,10 @@ def test_partly_stored_append_is_refused() -> None:
     first = plan_append([AppendRequest(stream, NO_STREAM, events[:1])], EMPTY, NOW, {}, {})
     with pytest.raises(EventIdConflictError, match="only part"):
         plan_append(
-            [AppendRequest(stream, NO_STREAM, events)], first.head, NOW, {stream: 1},
+            [AppendRequest(stream, NO_STREAM, events)],
+            first.head,
+            NOW,
+            {stream: 1},
             stored_rows(first.rows),
         )
 
@@ -103,7 +112,10 @@ def test_recorded_at_never_goes_backwards() -> None:
     later = NOW + timedelta(minutes=5)
     plan = plan_append(
         [AppendRequest(stream_id(), NO_STREAM, new_events(1))],
-        ChainHead(1, b"\x02" * 32, later), NOW, {}, {},
+        ChainHead(1, b"\x02" * 32, later),
+        NOW,
+        {},
+        {},
     )
     assert plan.rows[0]["recorded_at"] == later
 
@@ -116,12 +128,17 @@ def test_recorded_at_never_goes_backwards() -> None:
         ([AppendRequest("payment-1", NO_STREAM, [])], r"requests\[0\]\.events is empty"),
         ([AppendRequest("payment-1", -1, new_events(1))], "expected_version"),
         (
-            [AppendRequest("payment-1", 0, new_events(1)), AppendRequest("payment-1", 0, new_events(1))],
+            [
+                AppendRequest("payment-1", 0, new_events(1)),
+                AppendRequest("payment-1", 0, new_events(1)),
+            ],
             "appears twice",
         ),
     ],
 )
-def test_malformed_requests_are_refused_with_where(requests: list[AppendRequest], message: str) -> None:
+def test_malformed_requests_are_refused_with_where(
+    requests: list[AppendRequest], message: str
+) -> None:
     with pytest.raises(InvalidAppendError, match=message):
         check_requests(requests)
 

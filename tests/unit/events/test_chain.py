@@ -15,7 +15,9 @@ from events.chain import GENESIS_HASH, ChainVerifier, canonical_document, chain_
 from events.errors import CanonicalEncodingError
 
 
-def row(position: int, stream: str = "payment-a", version: int | None = None, **overrides: Any) -> dict[str, Any]:
+def row(
+    position: int, stream: str = "payment-a", version: int | None = None, **overrides: Any
+) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "position": position,
         "event_id": uuid.UUID(int=position),
@@ -28,7 +30,10 @@ def row(position: int, stream: str = "payment-a", version: int | None = None, **
         "correlation_id": uuid.UUID(int=10_000 + position),
         "causation_id": None,
         "actor": "citizen:1",
-        "payload": {"amount": {"amount_minor": 1000 * position, "currency": "VND"}, "note": "Phí hộ tịch"},
+        "payload": {
+            "amount": {"amount_minor": 1000 * position, "currency": "VND"},
+            "note": "Phí hộ tịch",
+        },
     }
     fields.update(overrides)
     return fields
@@ -142,7 +147,9 @@ def test_stream_version_gap_is_caught() -> None:
     length=st.integers(min_value=1, max_value=30),
     data=st.data(),
 )
-def test_any_single_byte_change_in_any_row_is_found_at_or_before_it(length: int, data: st.DataObject) -> None:
+def test_any_single_byte_change_in_any_row_is_found_at_or_before_it(
+    length: int, data: st.DataObject
+) -> None:
     rows = chained([row(position) for position in range(1, length + 1)])
     target = data.draw(st.integers(min_value=0, max_value=length - 1))
     rows[target]["actor"] = rows[target]["actor"] + data.draw(st.sampled_from(["x", "0", "."]))

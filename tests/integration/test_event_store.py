@@ -1,0 +1,176 @@
+"""Proves the PostgreSQL event store's guarantees on the real server: optimistic concurrency
+(exactly one of many racing writers wins), gap-free positions that a concurrent catch-up reader
+can trust, idempotency by event id, append-only rows, read-as-of, and migrations that re-run as
+a no-op."""
+
+import asyncio
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from entrypoints.bootstrap import all_migrations
+from events.errors import ConcurrencyError, EventIdConflictError, EventValidationError
+from events.store.migrations import apply_migrations
+from events.store.ports import NO_STREAM, AppendRequest
+from events.store.postgres import PostgresEventStore
+from tests.factories import new_event, new_events, stream_id
+
+
+async def test_append_then_read_stream_and_global_log(store: PostgresEventStore) -> None:
+    first, second = stream_id(), stream_id()
+    a = await store.append(first, NO_STREAM, new_events(2))
+    b = await store.append(second, NO_STREAM, new_events(1))
+    c = await store.append(first, 2, new_events(1))
+    assert (a.positions, b.positions, c.positions) == ((1, 2), (3,), (4,))
+    stream = await store.read_stream(first)
+    assert [(e.stream_version, e.position) for e in stream] == [(1, 1), (2, 2), (3, 4)]
+    everything = [envelope async for envelope in store.iter_all(page_size=2)]
+    assert [e.position for e in everything] == [1, 2, 3, 4]
+    assert [e.stream_id for e in everything] == [first, first, second, first]
+    head = await store.head()
+    assert head.position == 4
+
+
+async def test_racing_writers_on_one_stream_exactly_one_wins(store: PostgresEventStore) -> None:
+    stream = stream_id()
+    await store.append(stream, NO_STREAM, new_events(1))
+    writer_count = 12
+
+    async def write() -> str:
+        try:
+            await store.append(stream, 1, new_events(2))
+        except ConcurrencyError:
+            return "lost"
+        return "won"
+
+    outcomes = await asyncio.gather(*(write() for _ in range(writer_count)))
+    assert outcomes.count("won") == 1
+    assert outcomes.count("lost") == writer_count - 1
+    assert [e.stream_version for e in await store.read_stream(stream)] == [1, 2, 3]
+    assert (await store.head()).position == 3
+
+
+async def test_catch_up_reader_never_skips_a_position_under_concurrent_appends(
+    store: PostgresEventStore,
+) -> None:
+    """The trap with sequences: a reader sees position 11 before a slower transaction commits 10.
+    Positions here are allocated under the head lock, so whatever a reader sees is a prefix."""
+    writers, appends_per_writer, events_per_append = 6, 25, 3
+    expected_total = writers * appends_per_writer * events_per_append
+    seen: list[int] = []
+    done = asyncio.Event()
+
+    async def writer() -> None:
+        for _ in range(appends_per_writer):
+            await store.append(stream_id(), NO_STREAM, new_events(events_per_append))
+
+    async def reader() -> None:
+        checkpoint = 0
+        while not (done.is_set() and checkpoint == expected_total):
+            rows = await store.read_all_rows(checkpoint, 50)
+            for row in rows:
+                seen.append(row["position"])
+                checkpoint = row["position"]
+            if not rows:
+                await asyncio.sleep(0.001)
+
+    reading = asyncio.create_task(reader())
+    await asyncio.gather(*(writer() for _ in range(writers)))
+    done.set()
+    await asyncio.wait_for(reading, timeout=30)
+    assert seen == list(range(1, expected_total + 1))
+
+
+async def test_reappending_the_same_event_returns_its_original_position(
+    store: PostgresEventStore,
+) -> None:
+    stream, events = stream_id(), new_events(2)
+    original = await store.append(stream, NO_STREAM, events)
+    await store.append(stream, 2, new_events(1))
+    replay = await store.append(stream, NO_STREAM, events)
+    assert replay.already_stored
+    assert replay.positions == original.positions
+    assert (await store.head()).position == 3
+
+
+async def test_same_event_id_with_other_content_is_refused_and_writes_nothing(
+    store: PostgresEventStore,
+) -> None:
+    event, stream = new_event(), stream_id()
+    await store.append(stream, NO_STREAM, [event])
+    head_before = await store.head()
+    altered = event.model_copy(update={"actor": "clerk:someone-else"})
+    with pytest.raises(EventIdConflictError, match="different actor"):
+        await store.append_batch(
+            [
+                AppendRequest(stream_id(), NO_STREAM, new_events(1)),
+                AppendRequest(stream, NO_STREAM, [altered]),
+            ]
+        )
+    assert await store.head() == head_before
+
+
+async def test_invalid_payload_is_refused_before_anything_is_written(
+    store: PostgresEventStore,
+) -> None:
+    bad = new_event(payload={**new_event().payload, "amount": {"amount_minor": -5}})
+    with pytest.raises(EventValidationError, match=r"payload\.amount\.amount_minor"):
+        await store.append(stream_id(), NO_STREAM, [bad])
+    assert (await store.head()).position == 0
+
+
+async def test_batch_with_one_stale_stream_writes_nothing(store: PostgresEventStore) -> None:
+    existing = stream_id()
+    await store.append(existing, NO_STREAM, new_events(1))
+    with pytest.raises(ConcurrencyError, match=existing):
+        await store.append_batch(
+            [
+                AppendRequest(stream_id(), NO_STREAM, new_events(3)),
+                AppendRequest(existing, NO_STREAM, new_events(1)),
+            ]
+        )
+    assert (await store.head()).position == 1
+
+
+async def test_rows_cannot_be_updated_or_deleted(
+    database: asyncpg.Pool, store: PostgresEventStore
+) -> None:
+    await store.append(stream_id(), NO_STREAM, new_events(1))
+    async with database.acquire() as connection:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await connection.execute("UPDATE events SET actor = 'clerk:x'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await connection.execute("DELETE FROM events")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await connection.execute("TRUNCATE events")
+
+
+async def test_read_as_of_a_time_or_position(
+    database: asyncpg.Pool, store: PostgresEventStore
+) -> None:
+    stream = stream_id()
+    await store.append(stream, NO_STREAM, new_events(1))
+    first_recorded = (await store.head()).recorded_at
+    assert first_recorded is not None
+    await asyncio.sleep(0.02)
+    await store.append(stream, 1, new_events(1))
+    await store.append(stream_id(), NO_STREAM, new_events(1))
+    await store.append(stream, 2, new_events(1))
+
+    at_first = await store.stream_as_of(stream, instant=first_recorded + timedelta(milliseconds=5))
+    assert [e.stream_version for e in at_first] == [1]
+    at_position_3 = await store.stream_as_of(stream, position=3)
+    assert [e.stream_version for e in at_position_3] == [1, 2]
+    assert await store.position_at(first_recorded - timedelta(seconds=1)) == 0
+    assert await store.position_at(first_recorded) == 1
+    now = (await store.head()).recorded_at
+    assert now is not None
+    assert len(await store.stream_as_of(stream, instant=now)) == 3
+
+
+async def test_migrations_run_again_as_a_no_op(database: asyncpg.Pool) -> None:
+    async with database.acquire() as connection:
+        assert await apply_migrations(connection, all_migrations()) == []
+        versions = await connection.fetch("SELECT version FROM schema_migrations")
+    assert [row["version"] for row in versions] == ["0001_event_store"]

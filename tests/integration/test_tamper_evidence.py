@@ -1,0 +1,99 @@
+"""Proves that someone with database access who alters, deletes or re-orders stored events is
+caught by `audit verify` at the exact position, through the library call and the CLI exit code."""
+
+import os
+import subprocess
+import sys
+
+import asyncpg
+import pytest
+
+from entrypoints.settings import REPOSITORY_ROOT, Settings
+from events.store.ports import NO_STREAM
+from events.store.postgres import PostgresEventStore
+from events.store.verify import verify_chain
+from tests.factories import new_events, stream_id
+
+EVENT_COUNT = 40
+
+
+async def append_history(store: PostgresEventStore) -> None:
+    for _ in range(EVENT_COUNT // 4):
+        await store.append(stream_id(), NO_STREAM, new_events(4))
+
+
+async def tamper(pool: asyncpg.Pool, statement: str) -> None:
+    """What an intruder with the owner's rights would do: switch the guard off, edit, switch on."""
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("ALTER TABLE events DISABLE TRIGGER USER")
+        await connection.execute(statement)
+        await connection.execute("ALTER TABLE events ENABLE TRIGGER USER")
+
+
+async def test_intact_history_verifies(store: PostgresEventStore) -> None:
+    await append_history(store)
+    report = await verify_chain(store, page_size=7)
+    assert report.intact
+    assert report.checked_count == EVENT_COUNT
+
+
+@pytest.mark.parametrize(
+    ("statement", "position", "problem"),
+    [
+        (
+            "UPDATE events SET payload = jsonb_set(payload, '{amount,amount_minor}', '1') "
+            "WHERE position = 23",
+            23,
+            "altered",
+        ),
+        ("UPDATE events SET actor = 'clerk:intruder' WHERE position = 1", 1, "altered"),
+        ("DELETE FROM events WHERE position = 17", 17, "missing"),
+        ("DELETE FROM events WHERE position > 36", 37, "head_mismatch"),
+        (
+            # Swap two events' places, hashes and all: each hash no longer follows its predecessor.
+            "UPDATE events SET position = 1000 WHERE position = 9; "
+            "UPDATE events SET position = 9 WHERE position = 10; "
+            "UPDATE events SET position = 10 WHERE position = 1000",
+            9,
+            "altered",
+        ),
+    ],
+)
+async def test_tampering_is_reported_at_the_exact_position(
+    database: asyncpg.Pool, store: PostgresEventStore, statement: str, position: int, problem: str
+) -> None:
+    await append_history(store)
+    await tamper(database, statement)
+    report = await verify_chain(store, page_size=7)
+    assert not report.intact
+    assert report.finding is not None
+    assert (report.finding.position, report.finding.problem) == (position, problem)
+
+
+def run_cli(settings: Settings, *arguments: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "FEES_DATABASE_SCHEMA": settings.database_schema}
+    return subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli", *arguments],
+        cwd=REPOSITORY_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_audit_verify_cli_exit_status(
+    database: asyncpg.Pool, store: PostgresEventStore, settings: Settings
+) -> None:
+    await append_history(store)
+    intact = run_cli(settings, "audit", "verify")
+    assert intact.returncode == 0, intact.stderr
+    assert f"intact: {EVENT_COUNT} events" in intact.stdout
+
+    await tamper(
+        database,
+        "UPDATE events SET occurred_at = occurred_at + interval '1 day' WHERE position = 31",
+    )
+    broken = run_cli(settings, "audit", "verify")
+    assert broken.returncode == 1
+    assert "TAMPERED at position 31 (altered)" in broken.stdout

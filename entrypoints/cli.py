@@ -5,7 +5,6 @@ Every command reads its configuration from FEES_* variables (see entrypoints/set
 
 import asyncio
 import signal
-import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any
@@ -194,4 +193,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

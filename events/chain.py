@@ -12,12 +12,13 @@ canonical document is the Kafka message value, so a consumer reads exactly what 
 """
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
+
+import orjson
 
 from events.errors import CanonicalEncodingError
 
@@ -46,49 +47,99 @@ def format_instant(instant: datetime) -> str:
     """The one textual form of an instant inside a canonical document."""
     if instant.tzinfo is None:
         raise CanonicalEncodingError("naive datetime in an event; instants must be timezone-aware")
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def _uuid_text(value: Any) -> str:
+    return str(value if isinstance(value, UUID) else UUID(str(value)))
 
 
 def _check_json(value: Any, path: str, depth: int) -> None:
     """Refuse anything but dict/list/str/int/bool/None, naming the offending path."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return
     if depth > PAYLOAD_DEPTH_MAX:
         raise CanonicalEncodingError(f"{path}: nested deeper than {PAYLOAD_DEPTH_MAX} levels")
-    if isinstance(value, dict):
+    if kind is dict:
         for key, item in value.items():
-            if not isinstance(key, str):
+            if type(key) is not str:
                 raise CanonicalEncodingError(f"{path}: object key {key!r} is not a string")
-            _check_json(item, f"{path}.{key}", depth + 1)
-    elif isinstance(value, list):
+            item_kind = type(item)
+            if not (item_kind is str or item_kind is int or item_kind is bool or item is None):
+                _check_json(item, f"{path}.{key}", depth + 1)
+    elif kind is list:
         for index, item in enumerate(value):
             _check_json(item, f"{path}[{index}]", depth + 1)
-    elif isinstance(value, float):
+    elif kind is float:
         raise CanonicalEncodingError(f"{path}: float {value!r} is not allowed; use integers")
-    elif not isinstance(value, str | int | bool | type(None)):
-        raise CanonicalEncodingError(f"{path}: {type(value).__name__} is not a JSON value")
+    else:
+        raise CanonicalEncodingError(f"{path}: {kind.__name__} is not a JSON value")
 
 
-def canonical_document(record: Mapping[str, Any]) -> bytes:
-    """Canonical bytes of one recorded event, from a row or a mapping with DOCUMENT_FIELDS."""
+def content_prefix(record: Mapping[str, Any]) -> bytes:
+    """The canonical document up to (not including) the fields the store assigns.
+
+    Sorted, the document's keys run actor, causation_id, correlation_id, event_id, event_type,
+    occurred_at, payload | position, recorded_at, schema_version, stream_id, stream_version. The
+    part before the bar is known before an append takes the head lock and holds the costly part
+    (the payload), so the appender encodes it outside the lock and only splices in the rest.
+    """
     payload = record["payload"]
     _check_json(payload, "payload", 0)
     causation_id = record["causation_id"]
-    document = {
-        "position": int(record["position"]),
-        "event_id": str(UUID(str(record["event_id"]))),
-        "stream_id": record["stream_id"],
-        "stream_version": int(record["stream_version"]),
-        "event_type": record["event_type"],
-        "schema_version": int(record["schema_version"]),
-        "occurred_at": format_instant(record["occurred_at"]),
-        "recorded_at": format_instant(record["recorded_at"]),
-        "correlation_id": str(UUID(str(record["correlation_id"]))),
-        "causation_id": None if causation_id is None else str(UUID(str(causation_id))),
+    head = {
         "actor": record["actor"],
+        "causation_id": None if causation_id is None else _uuid_text(causation_id),
+        "correlation_id": _uuid_text(record["correlation_id"]),
+        "event_id": _uuid_text(record["event_id"]),
+        "event_type": record["event_type"],
+        "occurred_at": format_instant(record["occurred_at"]),
         "payload": payload,
     }
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return orjson.dumps(head, option=orjson.OPT_SORT_KEYS)[:-1]  # drop the closing brace
+
+
+def complete_document(
+    prefix: bytes,
+    *,
+    position: int,
+    recorded_at_text: str,
+    schema_version: int,
+    stream_id: str,
+    stream_version: int,
+) -> bytes:
+    """Splice the remaining fields, in sorted-key order, onto a content prefix."""
+    return b"%s,%s}" % (
+        prefix,
+        orjson.dumps(
+            {
+                "position": position,
+                "recorded_at": recorded_at_text,
+                "schema_version": schema_version,
+                "stream_id": stream_id,
+                "stream_version": stream_version,
+            },
+            option=orjson.OPT_SORT_KEYS,
+        )[1:-1],
+    )
+
+
+def canonical_document(record: Mapping[str, Any]) -> bytes:
+    """Canonical bytes of one recorded event, from a row or a mapping with DOCUMENT_FIELDS.
+
+    The bytes are exactly `json.dumps(document, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False).encode()` (a unit test holds orjson to that), so anyone can re-check the
+    chain with a standard library; orjson only makes it ten times faster.
+    """
+    return complete_document(
+        content_prefix(record),
+        position=int(record["position"]),
+        recorded_at_text=format_instant(record["recorded_at"]),
+        schema_version=int(record["schema_version"]),
+        stream_id=record["stream_id"],
+        stream_version=int(record["stream_version"]),
+    )
 
 
 def chain_hash(previous_hash: bytes, document: bytes) -> bytes:

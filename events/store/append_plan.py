@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from events.chain import canonical_document, chain_hash
+from events.chain import chain_hash, complete_document, content_prefix, format_instant
 from events.errors import ConcurrencyError, EventIdConflictError, EventStoreError
 from events.store.ports import APPEND_EVENTS_MAX, AppendRequest, AppendResult, ChainHead
 from schemas.envelope import STREAM_ID_PATTERN, NewEvent
@@ -117,16 +117,28 @@ def _new_row(
     }
 
 
+def content_prefixes(requests: Sequence[AppendRequest]) -> dict[UUID, bytes]:
+    """Encode every event's content before the head lock is taken (see chain.content_prefix)."""
+    return {
+        event.event_id: content_prefix(dict(event))
+        for request in requests
+        for event in request.events
+    }
+
+
 def plan_append(
     requests: Sequence[AppendRequest],
     head: ChainHead,
     now: datetime,
     stream_versions: Mapping[str, int],
     stored_by_id: Mapping[UUID, Mapping[str, Any]],
+    prefixes: Mapping[UUID, bytes] | None = None,
 ) -> AppendPlan:
     """Rows to insert (with positions and chained hashes) and the results, or raise."""
+    prefixes = content_prefixes(requests) if prefixes is None else prefixes
     # recorded_at never goes backwards along the chain, even if the database clock does.
     recorded_at = now if head.recorded_at is None else max(now, head.recorded_at)
+    recorded_at_text = format_instant(recorded_at)
     position, last_hash = head.position, head.entry_hash
     results: list[AppendResult] = []
     rows: list[dict[str, Any]] = []
@@ -142,14 +154,17 @@ def plan_append(
         first_position = position + 1
         for offset, event in enumerate(request.events):
             position += 1
-            row = _new_row(
-                event,
-                request.stream_id,
-                request.expected_version + offset + 1,
-                position,
-                recorded_at,
+            stream_version = request.expected_version + offset + 1
+            row = _new_row(event, request.stream_id, stream_version, position, recorded_at)
+            document = complete_document(
+                prefixes[event.event_id],
+                position=position,
+                recorded_at_text=recorded_at_text,
+                schema_version=event.schema_version,
+                stream_id=request.stream_id,
+                stream_version=stream_version,
             )
-            last_hash = chain_hash(last_hash, canonical_document(row))
+            last_hash = chain_hash(last_hash, document)
             row["entry_hash"] = last_hash
             rows.append(row)
         results.append(

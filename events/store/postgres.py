@@ -7,18 +7,18 @@ hash can chain to its predecessor's, and the optimistic-concurrency check agains
 cannot race. Writers batch to keep the lock cheap per event (see bench/append_relay.py).
 """
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+import orjson
 
 from events.errors import ConcurrencyError, InfrastructureError
 from events.registry import EventRegistry
 from events.sqlfiles import load_statements
-from events.store.append_plan import AppendPlan, check_requests, plan_append
+from events.store.append_plan import AppendPlan, check_requests, content_prefixes, plan_append
 from events.store.ports import (
     READ_PAGE_MAX,
     STREAM_LENGTH_MAX,
@@ -48,27 +48,33 @@ _INSERT_COLUMNS = (
 )
 
 
+JSONB_BINARY_VERSION = b"\x01"
+
+
+def _encode_jsonb(value: Any) -> bytes:
+    return JSONB_BINARY_VERSION + orjson.dumps(value)
+
+
+def _decode_jsonb(data: bytes) -> Any:
+    return orjson.loads(data[1:])
+
+
 async def init_connection(connection: asyncpg.Connection) -> None:
-    """Decode json/jsonb to Python objects on every pooled connection."""
-    for type_name in ("json", "jsonb"):
-        await connection.set_type_codec(
-            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-        )
+    """jsonb <-> Python objects on every pooled connection, in binary form so that COPY works."""
+    await connection.set_type_codec(
+        "jsonb",
+        encoder=_encode_jsonb,
+        decoder=_decode_jsonb,
+        schema="pg_catalog",
+        format="binary",
+    )
+    await connection.set_type_codec(
+        "json", encoder=orjson.dumps, decoder=orjson.loads, schema="pg_catalog", format="binary"
+    )
 
 
 def envelope_from_row(row: asyncpg.Record) -> EventEnvelope:
     return EventEnvelope.model_validate(dict(row))
-
-
-def _columns(rows: list[dict[str, Any]]) -> list[list[Any]]:
-    """Column arrays for the unnest() insert; payloads go as JSON text, cast to jsonb in SQL."""
-    columns: list[list[Any]] = [[row[name] for row in rows] for name in _INSERT_COLUMNS]
-    payload_index = _INSERT_COLUMNS.index("payload")
-    columns[payload_index] = [
-        json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        for payload in columns[payload_index]
-    ]
-    return columns
 
 
 class PostgresEventStore:
@@ -88,16 +94,22 @@ class PostgresEventStore:
         for request in requests:
             for event in request.events:
                 self._registry.validate_new(event)
+        prefixes = content_prefixes(requests)  # the costly encoding, done before the lock
         try:
             async with self._pool.acquire() as connection, connection.transaction():
-                plan = await self._plan(connection, requests)
+                plan = await self._plan(connection, requests, prefixes)
                 if plan.rows:
-                    await connection.execute(SQL["insert_events"], *_columns(plan.rows))
+                    await connection.copy_records_to_table(
+                        "events",
+                        records=[tuple(row[name] for name in _INSERT_COLUMNS) for row in plan.rows],
+                        columns=_INSERT_COLUMNS,
+                    )
                     await connection.execute(
                         SQL["advance_head"],
                         plan.head.position,
                         plan.head.entry_hash,
                         plan.head.recorded_at,
+                        len(plan.rows),
                     )
         except asyncpg.UniqueViolationError as error:
             # Unreachable while the head lock serialises appends; kept as the second line of
@@ -109,7 +121,10 @@ class PostgresEventStore:
         return plan.results
 
     async def _plan(
-        self, connection: asyncpg.Connection, requests: Sequence[AppendRequest]
+        self,
+        connection: asyncpg.Connection,
+        requests: Sequence[AppendRequest],
+        prefixes: dict[UUID, bytes],
     ) -> AppendPlan:
         head_row = await connection.fetchrow(SQL["lock_head"])
         head = ChainHead(
@@ -121,8 +136,10 @@ class PostgresEventStore:
         versions = await connection.fetch(SQL["stream_versions"], stream_ids)
         stored = await connection.fetch(SQL["events_by_id"], event_ids)
         stored_by_id: dict[UUID, dict[str, Any]] = {row["event_id"]: dict(row) for row in stored}
-        stream_versions = {row["stream_id"]: row["version"] for row in versions}
-        return plan_append(requests, head, now, stream_versions, stored_by_id)
+        stream_versions = {
+            row["stream_id"]: row["version"] for row in versions if row["version"] is not None
+        }
+        return plan_append(requests, head, now, stream_versions, stored_by_id, prefixes)
 
     async def read_stream(
         self, stream_id: str, *, to_position: int | None = None

@@ -9,10 +9,12 @@ FOR UPDATE;
 SELECT clock_timestamp() AS now;
 
 -- name: stream_versions
-SELECT stream_id, max(stream_version) AS version
-FROM events
-WHERE stream_id = ANY($1::text[])
-GROUP BY stream_id;
+-- One backward index probe per stream (a GROUP BY would read every event of every stream).
+SELECT requested.stream_id,
+       (SELECT stream_version FROM events
+        WHERE events.stream_id = requested.stream_id
+        ORDER BY stream_version DESC LIMIT 1) AS version
+FROM unnest($1::text[]) AS requested(stream_id);
 
 -- name: events_by_id
 SELECT position, event_id, stream_id, stream_version, event_type, schema_version, occurred_at,
@@ -20,20 +22,11 @@ SELECT position, event_id, stream_id, stream_version, event_type, schema_version
 FROM events
 WHERE event_id = ANY($1::uuid[]);
 
--- name: insert_events
-INSERT INTO events (position, event_id, stream_id, stream_version, event_type, schema_version,
-                    occurred_at, recorded_at, correlation_id, causation_id, actor, payload,
-                    entry_hash)
-SELECT position, event_id, stream_id, stream_version, event_type, schema_version,
-       occurred_at, recorded_at, correlation_id, causation_id, actor, payload::jsonb, entry_hash
-FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::int[],
-            $7::timestamptz[], $8::timestamptz[], $9::uuid[], $10::uuid[], $11::text[],
-            $12::text[], $13::bytea[])
-    AS new_event(position, event_id, stream_id, stream_version, event_type, schema_version,
-                 occurred_at, recorded_at, correlation_id, causation_id, actor, payload,
-                 entry_hash);
-
 -- name: advance_head
+WITH commit_row AS (
+    INSERT INTO event_store_commits (last_position, recorded_at, event_count)
+    VALUES ($1, $3, $4)
+)
 UPDATE event_store_head
 SET last_position = $1, last_hash = $2, last_recorded_at = $3
 WHERE singleton;
@@ -66,7 +59,5 @@ ORDER BY position
 LIMIT $3;
 
 -- name: position_at
--- recorded_at never decreases with position (the appender takes the max), so the newest row
--- recorded by then is the last position of that moment.
-SELECT coalesce((SELECT position FROM events WHERE recorded_at <= $1
-                 ORDER BY recorded_at DESC, position DESC LIMIT 1), 0) AS position;
+SELECT coalesce((SELECT last_position FROM event_store_commits WHERE recorded_at <= $1
+                 ORDER BY recorded_at DESC, last_position DESC LIMIT 1), 0) AS position;

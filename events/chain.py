@@ -45,13 +45,17 @@ DOCUMENT_FIELDS = (
 
 def format_instant(instant: datetime) -> str:
     """The one textual form of an instant inside a canonical document."""
-    if instant.tzinfo is None:
-        raise CanonicalEncodingError("naive datetime in an event; instants must be timezone-aware")
-    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    if instant.tzinfo is not UTC:
+        if instant.tzinfo is None:
+            raise CanonicalEncodingError("naive datetime; instants must be timezone-aware")
+        instant = instant.astimezone(UTC)
+    return instant.isoformat(timespec="microseconds")[:-6] + "Z"  # drop "+00:00"
 
 
-def _uuid_text(value: Any) -> str:
-    return str(value if isinstance(value, UUID) else UUID(str(value)))
+def _uuid(value: Any) -> UUID:
+    """An exact uuid.UUID (orjson writes it lower-case, hyphenated); asyncpg's own UUID type
+    and strings are converted, since orjson only knows the standard class."""
+    return value if type(value) is UUID else UUID(str(value))
 
 
 def _check_json(value: Any, path: str, depth: int) -> None:
@@ -90,9 +94,9 @@ def content_prefix(record: Mapping[str, Any]) -> bytes:
     causation_id = record["causation_id"]
     head = {
         "actor": record["actor"],
-        "causation_id": None if causation_id is None else _uuid_text(causation_id),
-        "correlation_id": _uuid_text(record["correlation_id"]),
-        "event_id": _uuid_text(record["event_id"]),
+        "causation_id": None if causation_id is None else _uuid(causation_id),
+        "correlation_id": _uuid(record["correlation_id"]),
+        "event_id": _uuid(record["event_id"]),
         "event_type": record["event_type"],
         "occurred_at": format_instant(record["occurred_at"]),
         "payload": payload,
@@ -100,29 +104,22 @@ def content_prefix(record: Mapping[str, Any]) -> bytes:
     return orjson.dumps(head, option=orjson.OPT_SORT_KEYS)[:-1]  # drop the closing brace
 
 
-def complete_document(
-    prefix: bytes,
-    *,
-    position: int,
-    recorded_at_text: str,
-    schema_version: int,
-    stream_id: str,
-    stream_version: int,
-) -> bytes:
-    """Splice the remaining fields, in sorted-key order, onto a content prefix."""
-    return b"%s,%s}" % (
-        prefix,
-        orjson.dumps(
-            {
-                "position": position,
-                "recorded_at": recorded_at_text,
-                "schema_version": schema_version,
-                "stream_id": stream_id,
-                "stream_version": stream_version,
-            },
-            option=orjson.OPT_SORT_KEYS,
-        )[1:-1],
+def document_suffix(schema_version: int, stream_id: str, stream_version: int) -> bytes:
+    """The canonical document's last keys (after recorded_at), closing brace included."""
+    return b',"schema_version":%d,"stream_id":%s,"stream_version":%d}' % (
+        schema_version,
+        orjson.dumps(stream_id),
+        stream_version,
     )
+
+
+def recorded_at_fragment(recorded_at: datetime) -> bytes:
+    return b',"recorded_at":"%s"' % format_instant(recorded_at).encode("ascii")
+
+
+def splice_document(prefix: bytes, position: int, recorded_at: bytes, suffix: bytes) -> bytes:
+    """prefix | position | recorded_at | suffix: the keys stay in sorted order."""
+    return b'%s,"position":%d%s%s' % (prefix, position, recorded_at, suffix)
 
 
 def canonical_document(record: Mapping[str, Any]) -> bytes:
@@ -132,13 +129,13 @@ def canonical_document(record: Mapping[str, Any]) -> bytes:
     ensure_ascii=False).encode()` (a unit test holds orjson to that), so anyone can re-check the
     chain with a standard library; orjson only makes it ten times faster.
     """
-    return complete_document(
+    return splice_document(
         content_prefix(record),
-        position=int(record["position"]),
-        recorded_at_text=format_instant(record["recorded_at"]),
-        schema_version=int(record["schema_version"]),
-        stream_id=record["stream_id"],
-        stream_version=int(record["stream_version"]),
+        int(record["position"]),
+        recorded_at_fragment(record["recorded_at"]),
+        document_suffix(
+            int(record["schema_version"]), record["stream_id"], int(record["stream_version"])
+        ),
     )
 
 

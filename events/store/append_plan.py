@@ -9,13 +9,19 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from events.chain import chain_hash, complete_document, content_prefix, format_instant
+from events.chain import (
+    chain_hash,
+    content_prefix,
+    document_suffix,
+    recorded_at_fragment,
+    splice_document,
+)
 from events.errors import ConcurrencyError, EventIdConflictError, EventStoreError
 from events.store.ports import APPEND_EVENTS_MAX, AppendRequest, AppendResult, ChainHead
-from schemas.envelope import STREAM_ID_PATTERN, NewEvent
+from schemas.envelope import STREAM_ID_PATTERN
 
 _STREAM_ID = re.compile(STREAM_ID_PATTERN)
 # Fields that must agree for a re-append to count as the same event.
@@ -34,11 +40,45 @@ class InvalidAppendError(EventStoreError, ValueError):
     code = "invalid_append"
 
 
+# Column order of the events table as the adapter COPYs it; rows in a plan are lists in this order.
+ROW_COLUMNS = (
+    "position",
+    "event_id",
+    "stream_id",
+    "stream_version",
+    "event_type",
+    "schema_version",
+    "occurred_at",
+    "recorded_at",
+    "correlation_id",
+    "causation_id",
+    "actor",
+    "payload",
+    "entry_hash",
+)
+_POSITION, _RECORDED_AT, _ENTRY_HASH = 0, 7, 12
+
+
+class PreparedEvent(NamedTuple):
+    """An event made ready before the lock: its row with three blanks, and its document halves.
+
+    The canonical document is `prefix + ',"position":N,"recorded_at":"T"' + suffix` (keys in sorted
+    order); only N, T and the hash are left for the time the head is locked.
+    """
+
+    row: list[Any]
+    prefix: bytes
+    suffix: bytes
+
+
 @dataclass(frozen=True)
 class AppendPlan:
     results: list[AppendResult]
-    rows: list[dict[str, Any]]  # DOCUMENT_FIELDS plus entry_hash, in position order
+    rows: list[list[Any]]  # ROW_COLUMNS order, positions ascending
     head: ChainHead
+
+    def row_mappings(self) -> list[dict[str, Any]]:
+        return [dict(zip(ROW_COLUMNS, row, strict=True)) for row in self.rows]
 
 
 def check_requests(requests: Sequence[AppendRequest]) -> None:
@@ -98,32 +138,37 @@ def _replayed_result(
     )
 
 
-def _new_row(
-    event: NewEvent, stream_id: str, stream_version: int, position: int, recorded_at: datetime
-) -> dict[str, Any]:
-    return {
-        "position": position,
-        "event_id": event.event_id,
-        "stream_id": stream_id,
-        "stream_version": stream_version,
-        "event_type": event.event_type,
-        "schema_version": event.schema_version,
-        "occurred_at": event.occurred_at,
-        "recorded_at": recorded_at,
-        "correlation_id": event.correlation_id,
-        "causation_id": event.causation_id,
-        "actor": event.actor,
-        "payload": event.payload,
-    }
+def prepare_events(requests: Sequence[AppendRequest]) -> list[list[PreparedEvent]]:
+    """Everything about each event that does not depend on the head: done outside the lock.
 
-
-def content_prefixes(requests: Sequence[AppendRequest]) -> dict[UUID, bytes]:
-    """Encode every event's content before the head lock is taken (see chain.content_prefix)."""
-    return {
-        event.event_id: content_prefix(dict(event))
-        for request in requests
-        for event in request.events
-    }
+    The result runs parallel to `requests` and their events (lists, not a dict keyed by event
+    id: hashing a UUID is a Python-level call, measurable at 200,000 events).
+    """
+    prepared: list[list[PreparedEvent]] = []
+    for request in requests:
+        ready: list[PreparedEvent] = []
+        for offset, event in enumerate(request.events):
+            stream_version = request.expected_version + offset + 1
+            row = [
+                None,
+                event.event_id,
+                request.stream_id,
+                stream_version,
+                event.event_type,
+                event.schema_version,
+                event.occurred_at,
+                None,
+                event.correlation_id,
+                event.causation_id,
+                event.actor,
+                event.payload,
+                None,
+            ]
+            suffix = document_suffix(event.schema_version, request.stream_id, stream_version)
+            # vars(): the model's field dict as is; dict(model) would copy it (4 us per event).
+            ready.append(PreparedEvent(row, content_prefix(vars(event)), suffix))
+        prepared.append(ready)
+    return prepared
 
 
 def plan_append(
@@ -132,40 +177,33 @@ def plan_append(
     now: datetime,
     stream_versions: Mapping[str, int],
     stored_by_id: Mapping[UUID, Mapping[str, Any]],
-    prefixes: Mapping[UUID, bytes] | None = None,
+    prepared: Sequence[Sequence[PreparedEvent]] | None = None,
 ) -> AppendPlan:
     """Rows to insert (with positions and chained hashes) and the results, or raise."""
-    prefixes = content_prefixes(requests) if prefixes is None else prefixes
+    prepared = prepare_events(requests) if prepared is None else prepared
     # recorded_at never goes backwards along the chain, even if the database clock does.
     recorded_at = now if head.recorded_at is None else max(now, head.recorded_at)
-    recorded_at_text = format_instant(recorded_at)
+    recorded_at_json = recorded_at_fragment(recorded_at)
     position, last_hash = head.position, head.entry_hash
     results: list[AppendResult] = []
-    rows: list[dict[str, Any]] = []
-    for request in requests:
-        stored = [stored_by_id.get(event.event_id) for event in request.events]
-        replayed = _replayed_result(request, stored)
-        if replayed is not None:
-            results.append(replayed)
-            continue
+    rows: list[list[Any]] = []
+    for request, ready_events in zip(requests, prepared, strict=True):
+        if stored_by_id:
+            stored = [stored_by_id.get(event.event_id) for event in request.events]
+            replayed = _replayed_result(request, stored)
+            if replayed is not None:
+                results.append(replayed)
+                continue
         actual_version = stream_versions.get(request.stream_id, 0)
         if actual_version != request.expected_version:
             raise ConcurrencyError(request.stream_id, request.expected_version, actual_version)
         first_position = position + 1
-        for offset, event in enumerate(request.events):
+        for ready in ready_events:
             position += 1
-            stream_version = request.expected_version + offset + 1
-            row = _new_row(event, request.stream_id, stream_version, position, recorded_at)
-            document = complete_document(
-                prefixes[event.event_id],
-                position=position,
-                recorded_at_text=recorded_at_text,
-                schema_version=event.schema_version,
-                stream_id=request.stream_id,
-                stream_version=stream_version,
-            )
+            document = splice_document(ready.prefix, position, recorded_at_json, ready.suffix)
             last_hash = chain_hash(last_hash, document)
-            row["entry_hash"] = last_hash
+            row = list(ready.row)
+            row[_POSITION], row[_RECORDED_AT], row[_ENTRY_HASH] = position, recorded_at, last_hash
             rows.append(row)
         results.append(
             AppendResult(

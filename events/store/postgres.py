@@ -18,7 +18,14 @@ import orjson
 from events.errors import ConcurrencyError, InfrastructureError
 from events.registry import EventRegistry
 from events.sqlfiles import load_statements
-from events.store.append_plan import AppendPlan, check_requests, content_prefixes, plan_append
+from events.store.append_plan import (
+    ROW_COLUMNS,
+    AppendPlan,
+    PreparedEvent,
+    check_requests,
+    plan_append,
+    prepare_events,
+)
 from events.store.ports import (
     READ_PAGE_MAX,
     STREAM_LENGTH_MAX,
@@ -29,24 +36,7 @@ from events.store.ports import (
 from schemas.envelope import EventEnvelope, NewEvent
 
 SQL = load_statements("events.store.sql", "event_store.sql")
-EVENT_ID_CONSTRAINT = "events_event_id_key"  # the UNIQUE (event_id) of migration 0001
 POSITION_MAX = 2**63 - 1
-
-_INSERT_COLUMNS = (
-    "position",
-    "event_id",
-    "stream_id",
-    "stream_version",
-    "event_type",
-    "schema_version",
-    "occurred_at",
-    "recorded_at",
-    "correlation_id",
-    "causation_id",
-    "actor",
-    "payload",
-    "entry_hash",
-)
 
 
 JSONB_BINARY_VERSION = b"\x01"
@@ -78,8 +68,8 @@ def envelope_from_row(row: asyncpg.Record) -> EventEnvelope:
     return EventEnvelope.model_validate(dict(row))
 
 
-class _EventIdAlreadyStored(Exception):
-    """An event id in this append is stored already: re-run the append with the lookup."""
+class _RetryWithLookup(Exception):
+    """The fast path met a version or event id that did not fit: take the careful path."""
 
 
 class PostgresEventStore:
@@ -105,31 +95,43 @@ class PostgresEventStore:
         for request in requests:
             for event in request.events:
                 self._registry.validate_new(event)
-        prefixes = content_prefixes(requests)  # the costly encoding, done before the lock
+        prepared = prepare_events(requests)  # the costly encoding, done before the lock
         try:
-            return await self._append_once(requests, prefixes, look_up_stored=False)
-        except (_EventIdAlreadyStored, ConcurrencyError):
-            # Either may be a retried append whose events are stored already: only the slow
-            # path can tell a replay (answered with the original positions) from a real conflict.
-            return await self._append_once(requests, prefixes, look_up_stored=True)
+            return await self._append_once(requests, prepared, look_up_stored=False)
+        except _RetryWithLookup:
+            # A version or an event id did not fit. It may be a retried append whose events are
+            # stored already: only the careful path, under the lock, can tell a replay
+            # (answered with the original positions) from a real conflict (raised).
+            return await self._append_once(requests, prepared, look_up_stored=True)
 
     async def _append_once(
         self,
         requests: Sequence[AppendRequest],
-        prefixes: dict[UUID, bytes],
+        prepared: list[list[PreparedEvent]],
         *,
         look_up_stored: bool,
     ) -> list[AppendResult]:
         try:
-            async with self._pool.acquire() as connection, connection.transaction():
-                plan = await self._plan(connection, requests, prefixes, look_up_stored)
-                if plan.rows:
-                    await self._write(connection, plan)
+            async with self._pool.acquire() as connection:
+                # Fast path: versions read before the lock. They only grow, so a match here can
+                # only turn stale by another append landing first, which the UNIQUE (stream_id,
+                # stream_version) index then refuses.
+                versions = (
+                    None if look_up_stored else await self._stream_versions(connection, requests)
+                )
+                async with connection.transaction():
+                    plan = await self._plan(connection, requests, prepared, versions)
+                    if plan.rows:
+                        await self._write(connection, plan)
+        except ConcurrencyError as error:
+            if look_up_stored:
+                raise
+            raise _RetryWithLookup from error
         except asyncpg.UniqueViolationError as error:
-            if error.constraint_name == EVENT_ID_CONSTRAINT and not look_up_stored:
-                raise _EventIdAlreadyStored from error
-            # Unreachable while the head lock serialises appends; kept as the second line of
-            # defence so a lost race can only ever surface as a concurrency error.
+            if not look_up_stored:
+                raise _RetryWithLookup from error
+            # Unreachable: under the lock, versions and ids were read first. Kept as the last
+            # line of defence, so that a lost race can only ever surface as a concurrency error.
             stream_id = requests[0].stream_id if len(requests) == 1 else "<batch>"
             raise ConcurrencyError(stream_id, requests[0].expected_version, -1) from error
         except asyncpg.PostgresError as error:
@@ -138,11 +140,7 @@ class PostgresEventStore:
 
     @staticmethod
     async def _write(connection: asyncpg.Connection, plan: AppendPlan) -> None:
-        await connection.copy_records_to_table(
-            "events",
-            records=[tuple(row[name] for name in _INSERT_COLUMNS) for row in plan.rows],
-            columns=_INSERT_COLUMNS,
-        )
+        await connection.copy_records_to_table("events", records=plan.rows, columns=ROW_COLUMNS)
         await connection.execute(
             SQL["advance_head"],
             plan.head.position,
@@ -151,29 +149,37 @@ class PostgresEventStore:
             len(plan.rows),
         )
 
+    @staticmethod
+    async def _stream_versions(
+        connection: asyncpg.Connection, requests: Sequence[AppendRequest]
+    ) -> dict[str, int]:
+        rows = await connection.fetch(
+            SQL["stream_versions"], [request.stream_id for request in requests]
+        )
+        return {row["stream_id"]: row["version"] for row in rows if row["version"] is not None}
+
     async def _plan(
         self,
         connection: asyncpg.Connection,
         requests: Sequence[AppendRequest],
-        prefixes: dict[UUID, bytes],
-        look_up_stored: bool,
+        prepared: list[list[PreparedEvent]],
+        versions_before_lock: dict[str, int] | None,
     ) -> AppendPlan:
+        """Lock the head, then plan. Without versions read before the lock, read them (and any
+        stored event ids) under it: the careful path."""
         head_row = await connection.fetchrow(SQL["lock_head"])
         head = ChainHead(
             head_row["last_position"], bytes(head_row["last_hash"]), head_row["last_recorded_at"]
         )
         now = await connection.fetchval(SQL["clock"])
-        stream_ids = [request.stream_id for request in requests]
-        versions = await connection.fetch(SQL["stream_versions"], stream_ids)
         stored_by_id: dict[UUID, dict[str, Any]] = {}
-        if look_up_stored:
+        versions = versions_before_lock
+        if versions is None:
+            versions = await self._stream_versions(connection, requests)
             event_ids = [event.event_id for request in requests for event in request.events]
             stored = await connection.fetch(SQL["events_by_id"], event_ids)
             stored_by_id = {row["event_id"]: dict(row) for row in stored}
-        stream_versions = {
-            row["stream_id"]: row["version"] for row in versions if row["version"] is not None
-        }
-        return plan_append(requests, head, now, stream_versions, stored_by_id, prefixes)
+        return plan_append(requests, head, now, versions, stored_by_id, prepared)
 
     async def read_stream(
         self, stream_id: str, *, to_position: int | None = None

@@ -9,7 +9,7 @@ import pytest
 
 from events.chain import GENESIS_HASH, ChainVerifier
 from events.errors import ConcurrencyError, EventIdConflictError
-from events.store.append_plan import InvalidAppendError, check_requests, plan_append
+from events.store.append_plan import AppendPlan, InvalidAppendError, check_requests, plan_append
 from events.store.ports import APPEND_EVENTS_MAX, NO_STREAM, AppendRequest, ChainHead
 from tests.factories import new_event, new_events, stream_id
 
@@ -17,27 +17,28 @@ NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 EMPTY = ChainHead(0, GENESIS_HASH, None)
 
 
-def stored_rows(plan_rows: list[dict[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
-    return {row["event_id"]: row for row in plan_rows}
+def stored_rows(plan: AppendPlan) -> dict[uuid.UUID, dict[str, Any]]:
+    return {row["event_id"]: row for row in plan.row_mappings()}
 
 
 def test_new_stream_gets_versions_from_one_and_positions_after_the_head() -> None:
     stream = stream_id()
     head = ChainHead(41, b"\x01" * 32, NOW - timedelta(seconds=1))
     plan = plan_append([AppendRequest(stream, NO_STREAM, new_events(3))], head, NOW, {}, {})
-    assert [row["position"] for row in plan.rows] == [42, 43, 44]
-    assert [row["stream_version"] for row in plan.rows] == [1, 2, 3]
+    rows = plan.row_mappings()
+    assert [row["position"] for row in rows] == [42, 43, 44]
+    assert [row["stream_version"] for row in rows] == [1, 2, 3]
     assert plan.results[0].positions == (42, 43, 44)
     assert plan.results[0].stream_version == 3
     assert plan.head.position == 44
-    assert plan.head.entry_hash == plan.rows[-1]["entry_hash"]
+    assert plan.head.entry_hash == rows[-1]["entry_hash"]
 
 
 def test_batch_across_streams_chains_every_row() -> None:
     requests = [AppendRequest(stream_id(), NO_STREAM, new_events(2)) for _ in range(3)]
     plan = plan_append(requests, EMPTY, NOW, {}, {})
     verifier = ChainVerifier()
-    assert all(verifier.check(row) is None for row in plan.rows)
+    assert all(verifier.check(row) is None for row in plan.row_mappings())
     verifier.check_head(plan.head.position, plan.head.entry_hash)
     assert verifier.finding is None
 
@@ -59,7 +60,7 @@ def test_identical_replay_returns_original_positions_and_writes_nothing() -> Non
     request = AppendRequest(stream_id(), NO_STREAM, new_events(2))
     first = plan_append([request], EMPTY, NOW, {}, {})
     # The stream moved on since; the replay is still recognised as the same append.
-    again = plan_append([request], first.head, NOW, {request.stream_id: 5}, stored_rows(first.rows))
+    again = plan_append([request], first.head, NOW, {request.stream_id: 5}, stored_rows(first))
     assert again.rows == []
     assert again.head == first.head
     assert again.results[0].already_stored
@@ -77,7 +78,7 @@ def test_same_event_id_with_different_payload_is_refused() -> None:
             first.head,
             NOW,
             {request.stream_id: 1},
-            stored_rows(first.rows),
+            stored_rows(first),
         )
 
 
@@ -90,7 +91,7 @@ def test_same_event_id_on_another_stream_is_refused() -> None:
             first.head,
             NOW,
             {},
-            stored_rows(first.rows),
+            stored_rows(first),
         )
 
 
@@ -104,7 +105,7 @@ def test_partly_stored_append_is_refused() -> None:
             first.head,
             NOW,
             {stream: 1},
-            stored_rows(first.rows),
+            stored_rows(first),
         )
 
 
@@ -117,7 +118,7 @@ def test_recorded_at_never_goes_backwards() -> None:
         {},
         {},
     )
-    assert plan.rows[0]["recorded_at"] == later
+    assert plan.row_mappings()[0]["recorded_at"] == later
 
 
 @pytest.mark.parametrize(

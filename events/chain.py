@@ -53,9 +53,16 @@ def format_instant(instant: datetime) -> str:
 
 
 def _uuid(value: Any) -> UUID:
-    """An exact uuid.UUID (orjson writes it lower-case, hyphenated); asyncpg's own UUID type
-    and strings are converted, since orjson only knows the standard class."""
-    return value if type(value) is UUID else UUID(str(value))
+    """A UUID (orjson writes it lower-case and hyphenated); a string is parsed, so "ABC…" and
+    "abc…" encode alike."""
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def _uuid_subclass(value: Any) -> str:
+    """orjson knows only uuid.UUID itself; asyncpg returns its own (C) subclass."""
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
 def _check_json(value: Any, path: str, depth: int) -> None:
@@ -101,7 +108,8 @@ def content_prefix(record: Mapping[str, Any]) -> bytes:
         "occurred_at": format_instant(record["occurred_at"]),
         "payload": payload,
     }
-    return orjson.dumps(head, option=orjson.OPT_SORT_KEYS)[:-1]  # drop the closing brace
+    # [:-1] drops the closing brace; the store splices the remaining keys on.
+    return orjson.dumps(head, default=_uuid_subclass, option=orjson.OPT_SORT_KEYS)[:-1]
 
 
 def document_suffix(schema_version: int, stream_id: str, stream_version: int) -> bytes:

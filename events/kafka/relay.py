@@ -31,6 +31,7 @@ SQL = load_statements("events.kafka.sql", "relay.sql")
 RELAY_BATCH_MAX = 5000
 RELAY_POLL_INTERVAL_S = 0.05
 RELAY_BACKOFF_S_MAX = 10.0
+PARTITION_CACHE_MAX = 200_000  # streams whose partition is remembered (about 30 MB at most)
 
 log = structlog.get_logger("events.relay")
 
@@ -55,6 +56,7 @@ class OutboxRelay:
         self.relay_name = relay_name
         self._batch_max = batch_max
         self._partition_counts: dict[str, int] = {}
+        self._partitions: dict[tuple[str, str], int] = {}
 
     async def checkpoint(self) -> int:
         async with self._pool.acquire() as connection:
@@ -88,9 +90,7 @@ class OutboxRelay:
         per_partition: dict[tuple[str, int], list[asyncpg.Record]] = defaultdict(list)
         for row in rows:
             topic = self._router.topic_for(row["event_type"], row["schema_version"])
-            count = await self._partition_count(topic)
-            partition = partition_for(str(row["stream_id"]).encode("utf-8"), count)
-            per_partition[(topic, partition)].append(row)
+            per_partition[(topic, await self._partition(topic, row["stream_id"]))].append(row)
         deliveries = []
         for (topic, partition), partition_rows in per_partition.items():
             batch = self._producer.create_batch()
@@ -119,11 +119,19 @@ class OutboxRelay:
             deliveries.append(await self._producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*deliveries)
 
-    async def _partition_count(self, topic: str) -> int:
-        if topic not in self._partition_counts:
-            partitions = await self._producer.partitions_for(topic)
-            self._partition_counts[topic] = len(partitions)
-        return self._partition_counts[topic]
+    async def _partition(self, topic: str, stream_id: str) -> int:
+        """A stream's partition, remembered: a stream's events tend to come close together, and
+        murmur2 in Python is the relay's single largest cost per message."""
+        key = (topic, stream_id)
+        partition = self._partitions.get(key)
+        if partition is None:
+            if topic not in self._partition_counts:
+                self._partition_counts[topic] = len(await self._producer.partitions_for(topic))
+            if len(self._partitions) >= PARTITION_CACHE_MAX:
+                self._partitions.clear()
+            partition = partition_for(stream_id.encode("utf-8"), self._partition_counts[topic])
+            self._partitions[key] = partition
+        return partition
 
     async def run(
         self,

@@ -60,17 +60,22 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
     return pool
 
 
+def build_runtime(settings: Settings, pool: asyncpg.Pool) -> Runtime:
+    """Wire the real adapters around an open pool."""
+    registry = default_registry()
+    return Runtime(
+        settings=settings,
+        pool=pool,
+        registry=registry,
+        store=PostgresEventStore(pool, registry),
+        router=TopicRouter(registry, settings.topic_by_context()),
+    )
+
+
 @asynccontextmanager
 async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     pool = await create_pool(settings)
     try:
-        registry = default_registry()
-        yield Runtime(
-            settings=settings,
-            pool=pool,
-            registry=registry,
-            store=PostgresEventStore(pool, registry),
-            router=TopicRouter(registry, settings.topic_by_context()),
-        )
+        yield build_runtime(settings, pool)
     finally:
         await pool.close()

@@ -26,6 +26,13 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$(python_311)" -m venv "$VENV"
 fi
 echo "venv: installing the project and its dev tools (pyproject.toml changed or first run)"
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]"
+# pip's build backend is chatty even with --quiet: keep its output in a log, show it on failure.
+log=$VENV/pip-install.log
+if ! { "$VENV/bin/python" -m pip install --upgrade pip &&
+       "$VENV/bin/python" -m pip install -e "$ROOT[dev]"; } >"$log" 2>&1; then
+  tail -n 40 "$log" >&2
+  echo "venv: installation failed (full log: $log)" >&2
+  exit 1
+fi
 echo "$wanted" >"$STAMP"
+echo "venv: ready ($("$VENV/bin/python" --version))"

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from events.chain import (
+    DOCUMENT_FIELDS,
     chain_hash,
     content_prefix,
     document_suffix,
@@ -41,22 +42,10 @@ class InvalidAppendError(EventStoreError, ValueError):
 
 
 # Column order of the events table as the adapter COPYs it; rows in a plan are lists in this order.
-ROW_COLUMNS = (
-    "position",
-    "event_id",
-    "stream_id",
-    "stream_version",
-    "event_type",
-    "schema_version",
-    "occurred_at",
-    "recorded_at",
-    "correlation_id",
-    "causation_id",
-    "actor",
-    "payload",
-    "entry_hash",
+ROW_COLUMNS = (*DOCUMENT_FIELDS, "entry_hash")
+_POSITION, _RECORDED_AT, _ENTRY_HASH = (
+    ROW_COLUMNS.index(name) for name in ("position", "recorded_at", "entry_hash")
 )
-_POSITION, _RECORDED_AT, _ENTRY_HASH = 0, 7, 12
 
 
 class PreparedEvent(NamedTuple):

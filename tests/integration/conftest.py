@@ -13,11 +13,10 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from entrypoints.bootstrap import Runtime, all_migrations, create_pool, topic_specs
+from entrypoints.bootstrap import Runtime, all_migrations, build_runtime, create_pool, topic_specs
 from entrypoints.settings import Settings, load_settings
 from events.errors import InfrastructureError
-from events.kafka.topics import TopicRouter, ensure_topics
-from events.registry import default_registry
+from events.kafka.topics import ensure_topics
 from events.store.migrations import apply_migrations
 from events.store.postgres import PostgresEventStore
 
@@ -89,14 +88,7 @@ async def kafka_topics(settings: Settings) -> AsyncIterator[list[str]]:
 
 @pytest.fixture
 def runtime(settings: Settings, database: asyncpg.Pool) -> Runtime:
-    registry = default_registry()
-    return Runtime(
-        settings=settings,
-        pool=database,
-        registry=registry,
-        store=PostgresEventStore(database, registry),
-        router=TopicRouter(registry, settings.topic_by_context()),
-    )
+    return build_runtime(settings, database)
 
 
 @pytest.fixture

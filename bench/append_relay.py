@@ -61,6 +61,9 @@ def build_rounds(
 def bench_event(rng: random.Random, index: int) -> NewEvent:
     payload = DossierFiled(
         dossier_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+        citizen_id=f"{rng.randrange(10**11, 10**12)}",
+        schedule_version="2026.1+3f2a9c0d1e7b",
+        payment_id=uuid.UUID(int=rng.getrandbits(128), version=4),
         # Real Vietnamese national procedure codes look like this, which makes a ~300-byte payload.
         procedure_code=f"1.00{rng.randrange(1000, 9999)}.000.00.00.H56-TP-HT-{index % 97:02d}",
         agency_code="000.00.15.H56-SO-TU-PHAP",

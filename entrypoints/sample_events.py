@@ -25,6 +25,7 @@ from schemas.money import Money, PositiveMoney
 SAMPLE_START_AT = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # 08:00 in Asia/Ho_Chi_Minh
 ONLINE_FILING_SHARE = 0.736  # the province's reported share of dossiers filed online
 CAPTURE_SHARE = 0.9
+SAMPLE_SCHEDULE_VERSION = "sample"
 
 # (procedure code, agency code, unit code, level, fee in VND)
 SAMPLE_PROCEDURES = (
@@ -52,18 +53,23 @@ def sample_dossier(ids: SampleIds, index: int) -> list[AppendRequest]:
     dossier_id, payment_id, correlation_id = ids.next(), ids.next(), ids.next()
     online = rng.random() < ONLINE_FILING_SHARE
     filed_at = SAMPLE_START_AT + timedelta(seconds=index * 3)
-    citizen = f"citizen:{rng.randrange(10**11, 10**12)}"
+    citizen = f"citizen:{rng.randrange(10**11, 10**12)}"  # a 12-digit CCCD number
     envelope = {"correlation_id": correlation_id, "actor": citizen}
 
+    citizen_id = citizen.removeprefix("citizen:")
+    channel = Channel.ONLINE if online else Channel.COUNTER
     filed = NewEvent.from_payload(
         DossierFiled(
             dossier_id=dossier_id,
+            citizen_id=citizen_id,
             procedure_code=procedure,
             agency_code=agency,
             unit_code=unit,
             administrative_level=level,
-            channel=Channel.ONLINE if online else Channel.COUNTER,
+            channel=channel,
             fee=Money(amount_minor=fee),
+            schedule_version=SAMPLE_SCHEDULE_VERSION,
+            payment_id=payment_id,
         ),
         event_id=ids.next(),
         occurred_at=filed_at,
@@ -74,8 +80,15 @@ def sample_dossier(ids: SampleIds, index: int) -> list[AppendRequest]:
         PaymentRequested(
             payment_id=payment_id,
             dossier_id=dossier_id,
+            citizen_id=citizen_id,
+            procedure_code=procedure,
+            agency_code=agency,
+            unit_code=unit,
+            administrative_level=level,
+            channel=channel,
             amount=PositiveMoney(amount_minor=fee),
-            method=method,
+            schedule_version=SAMPLE_SCHEDULE_VERSION,
+            expires_at=filed_at + timedelta(minutes=30),
         ),
         event_id=ids.next(),
         occurred_at=filed_at,
@@ -84,6 +97,7 @@ def sample_dossier(ids: SampleIds, index: int) -> list[AppendRequest]:
     )
     payment_events = [requested]
     if rng.random() < CAPTURE_SHARE:
+        captured_at = filed_at + timedelta(seconds=rng.randrange(20, 600))
         payment_events.append(
             NewEvent.from_payload(
                 PaymentCaptured(
@@ -91,12 +105,15 @@ def sample_dossier(ids: SampleIds, index: int) -> list[AppendRequest]:
                     dossier_id=dossier_id,
                     amount=PositiveMoney(amount_minor=fee),
                     method=method,
-                    gateway_transaction_ref=f"VNP{rng.randrange(10**9, 10**10)}"
-                    if online
-                    else None,
+                    agency_code=agency,
+                    unit_code=unit,
+                    procedure_code=procedure,
+                    captured_at=captured_at,
+                    gateway="VNPAY" if online else None,
+                    gateway_transaction_ref=f"{rng.randrange(10**7, 10**8)}" if online else None,
                 ),
                 event_id=ids.next(),
-                occurred_at=filed_at + timedelta(seconds=rng.randrange(20, 600)),
+                occurred_at=captured_at,
                 causation_id=requested.event_id,
                 **envelope,
             )

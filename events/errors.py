@@ -65,3 +65,14 @@ class InfrastructureError(EventStoreError):
     """PostgreSQL or Kafka failed underneath us; the original driver error is chained."""
 
     code = "infrastructure"
+
+
+class DuplicateCommandError(EventStoreError):
+    """A command receipt with this scope and key exists: the request was already carried out."""
+
+    code = "duplicate_command"
+
+    def __init__(self, scope: str, key: str) -> None:
+        self.scope = scope
+        self.key = key
+        super().__init__(f"request {key!r} of {scope!r} was already carried out")

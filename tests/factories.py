@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.envelope import NewEvent
-from schemas.events.payments_v1 import PaymentMethod, PaymentRequested
+from schemas.events.payments_v1 import AdministrativeLevel, Channel, PaymentRequested
 from schemas.money import PositiveMoney
 
 BASE_AT = datetime(2026, 11, 24, 2, 30, tzinfo=UTC)
@@ -15,8 +15,15 @@ def payment_requested(**overrides: Any) -> PaymentRequested:
     fields: dict[str, Any] = {
         "payment_id": uuid.uuid4(),
         "dossier_id": uuid.uuid4(),
+        "citizen_id": "079123456789",
+        "procedure_code": "1.001193.000.00.00.H56",
+        "agency_code": "SO-TU-PHAP",
+        "unit_code": "VP",
+        "administrative_level": AdministrativeLevel.PROVINCE,
+        "channel": Channel.ONLINE,
         "amount": PositiveMoney(amount_minor=50_000),
-        "method": PaymentMethod.ONLINE_GATEWAY,
+        "schedule_version": "2026.1+000000000000",
+        "expires_at": BASE_AT + timedelta(minutes=30),
     }
     fields.update(overrides)
     return PaymentRequested(**fields)

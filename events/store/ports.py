@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from schemas.envelope import EventEnvelope, NewEvent
 
@@ -29,6 +29,18 @@ class AppendResult:
 
 
 @dataclass(frozen=True)
+class CommandReceipt:
+    """The stored answer to a client request, written atomically with the request's events."""
+
+    scope: str
+    key: str
+    request_hash: bytes  # SHA-256 of the request as the client sent it
+    status_code: int
+    response: dict[str, Any]
+    last_position: int = 0  # filled in by the store
+
+
+@dataclass(frozen=True)
 class ChainHead:
     position: int
     entry_hash: bytes
@@ -40,7 +52,11 @@ class EventStore(Protocol):
         self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
     ) -> AppendResult: ...
 
-    async def append_batch(self, requests: Sequence[AppendRequest]) -> list[AppendResult]: ...
+    async def append_batch(
+        self, requests: Sequence[AppendRequest], *, receipt: CommandReceipt | None = None
+    ) -> list[AppendResult]: ...
+
+    async def find_receipt(self, scope: str, key: str) -> CommandReceipt | None: ...
 
     async def read_stream(
         self, stream_id: str, *, to_position: int | None = None

@@ -15,7 +15,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from events.errors import ConcurrencyError, InfrastructureError
+from events.errors import ConcurrencyError, DuplicateCommandError, InfrastructureError
 from events.registry import EventRegistry
 from events.sqlfiles import load_statements
 from events.store.append_plan import (
@@ -32,10 +32,12 @@ from events.store.ports import (
     AppendRequest,
     AppendResult,
     ChainHead,
+    CommandReceipt,
 )
 from schemas.envelope import EventEnvelope, NewEvent
 
 SQL = load_statements("events.store.sql", "event_store.sql")
+RECEIPT_CONSTRAINT = "command_receipts_pkey"
 POSITION_MAX = 2**63 - 1
 
 
@@ -83,7 +85,9 @@ class PostgresEventStore:
         results = await self.append_batch([AppendRequest(stream_id, expected_version, events)])
         return results[0]
 
-    async def append_batch(self, requests: Sequence[AppendRequest]) -> list[AppendResult]:
+    async def append_batch(
+        self, requests: Sequence[AppendRequest], *, receipt: CommandReceipt | None = None
+    ) -> list[AppendResult]:
         """Append to several streams atomically: all requests are written, or none is.
 
         The common case (new event ids, current versions) skips the lookup of stored ids: the
@@ -97,17 +101,18 @@ class PostgresEventStore:
                 self._registry.validate_new(event)
         prepared = prepare_events(requests)  # the costly encoding, done before the lock
         try:
-            return await self._append_once(requests, prepared, look_up_stored=False)
+            return await self._append_once(requests, prepared, receipt, look_up_stored=False)
         except _RetryWithLookup:
             # A version or an event id did not fit. It may be a retried append whose events are
             # stored already: only the careful path, under the lock, can tell a replay
             # (answered with the original positions) from a real conflict (raised).
-            return await self._append_once(requests, prepared, look_up_stored=True)
+            return await self._append_once(requests, prepared, receipt, look_up_stored=True)
 
     async def _append_once(
         self,
         requests: Sequence[AppendRequest],
         prepared: list[list[PreparedEvent]],
+        receipt: CommandReceipt | None,
         *,
         look_up_stored: bool,
     ) -> list[AppendResult]:
@@ -123,11 +128,15 @@ class PostgresEventStore:
                     plan = await self._plan(connection, requests, prepared, versions)
                     if plan.rows:
                         await self._write(connection, plan)
+                    if receipt is not None:
+                        await self._write_receipt(connection, receipt, plan.head.position)
         except ConcurrencyError as error:
             if look_up_stored:
                 raise
             raise _RetryWithLookup from error
         except asyncpg.UniqueViolationError as error:
+            if receipt is not None and error.constraint_name == RECEIPT_CONSTRAINT:
+                raise DuplicateCommandError(receipt.scope, receipt.key) from error
             if not look_up_stored:
                 raise _RetryWithLookup from error
             # Unreachable: under the lock, versions and ids were read first. Kept as the last
@@ -147,6 +156,34 @@ class PostgresEventStore:
             plan.head.entry_hash,
             plan.head.recorded_at,
             len(plan.rows),
+        )
+
+    @staticmethod
+    async def _write_receipt(
+        connection: asyncpg.Connection, receipt: CommandReceipt, last_position: int
+    ) -> None:
+        await connection.execute(
+            SQL["insert_receipt"],
+            receipt.scope,
+            receipt.key,
+            receipt.request_hash,
+            receipt.status_code,
+            receipt.response,
+            last_position,
+        )
+
+    async def find_receipt(self, scope: str, key: str) -> CommandReceipt | None:
+        rows = await self._fetch(SQL["find_receipt"], scope, key)
+        if not rows:
+            return None
+        row = rows[0]
+        return CommandReceipt(
+            scope=row["scope"],
+            key=row["key"],
+            request_hash=bytes(row["request_hash"]),
+            status_code=row["status_code"],
+            response=row["response"],
+            last_position=row["last_position"],
         )
 
     @staticmethod

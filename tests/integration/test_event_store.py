@@ -10,9 +10,14 @@ import asyncpg
 import pytest
 
 from entrypoints.bootstrap import all_migrations
-from events.errors import ConcurrencyError, EventIdConflictError, EventValidationError
+from events.errors import (
+    ConcurrencyError,
+    DuplicateCommandError,
+    EventIdConflictError,
+    EventValidationError,
+)
 from events.store.migrations import apply_migrations
-from events.store.ports import NO_STREAM, AppendRequest
+from events.store.ports import NO_STREAM, AppendRequest, CommandReceipt
 from events.store.postgres import PostgresEventStore
 from tests.factories import new_event, new_events, stream_id
 
@@ -173,4 +178,41 @@ async def test_migrations_run_again_as_a_no_op(database: asyncpg.Pool) -> None:
     async with database.acquire() as connection:
         assert await apply_migrations(connection, all_migrations()) == []
         versions = await connection.fetch("SELECT version FROM schema_migrations")
-    assert [row["version"] for row in versions] == ["0001_event_store"]
+    assert sorted(row["version"] for row in versions) == [
+        "0001_event_store",
+        "0002_command_receipts",
+    ]
+
+
+def receipt(key: str, response: dict[str, object]) -> CommandReceipt:
+    return CommandReceipt(
+        scope="citizen:079123456789:POST /dossiers",
+        key=key,
+        request_hash=bytes(32),
+        status_code=201,
+        response=response,
+    )
+
+
+async def test_command_receipt_is_written_with_the_events(store: PostgresEventStore) -> None:
+    stream = stream_id()
+    await store.append_batch(
+        [AppendRequest(stream, NO_STREAM, new_events(2))], receipt=receipt("k-1", {"ok": 1})
+    )
+    stored = await store.find_receipt("citizen:079123456789:POST /dossiers", "k-1")
+    assert stored is not None
+    assert (stored.status_code, stored.response, stored.last_position) == (201, {"ok": 1}, 2)
+    assert await store.find_receipt("citizen:079123456789:POST /dossiers", "k-2") is None
+
+
+async def test_second_request_with_the_same_key_writes_nothing(store: PostgresEventStore) -> None:
+    await store.append_batch(
+        [AppendRequest(stream_id(), NO_STREAM, new_events(1))], receipt=receipt("k", {"n": 1})
+    )
+    with pytest.raises(DuplicateCommandError):
+        await store.append_batch(
+            [AppendRequest(stream_id(), NO_STREAM, new_events(1))], receipt=receipt("k", {"n": 2})
+        )
+    assert (await store.head()).position == 1
+    stored = await store.find_receipt("citizen:079123456789:POST /dossiers", "k")
+    assert stored is not None and stored.response == {"n": 1}

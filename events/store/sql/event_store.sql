@@ -61,3 +61,12 @@ LIMIT $3;
 -- name: position_at
 SELECT coalesce((SELECT last_position FROM event_store_commits WHERE recorded_at <= $1
                  ORDER BY recorded_at DESC, last_position DESC LIMIT 1), 0) AS position;
+
+-- name: insert_receipt
+INSERT INTO command_receipts (scope, key, request_hash, status_code, response, last_position)
+VALUES ($1, $2, $3, $4, $5, $6);
+
+-- name: find_receipt
+SELECT scope, key, request_hash, status_code, response, last_position
+FROM command_receipts
+WHERE scope = $1 AND key = $2;

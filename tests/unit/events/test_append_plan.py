@@ -71,7 +71,7 @@ def test_same_event_id_with_different_payload_is_refused() -> None:
     event = new_event()
     request = AppendRequest(stream_id(), NO_STREAM, [event])
     first = plan_append([request], EMPTY, NOW, {}, {})
-    changed = event.model_copy(update={"payload": {**event.payload, "method": "counter_cash"}})
+    changed = event.model_copy(update={"payload": {**event.payload, "channel": "counter"}})
     with pytest.raises(EventIdConflictError, match="different payload"):
         plan_append(
             [AppendRequest(request.stream_id, NO_STREAM, [changed])],

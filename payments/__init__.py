@@ -1,0 +1,1 @@
+"""Payments context: fee schedule, dossiers, the payment lifecycle, gateway callbacks, receipts."""

@@ -1,0 +1,1 @@
+"""Pure payment rules: decide/evolve functions, no I/O."""

@@ -329,8 +329,11 @@ def decide_refund(
             raise InvalidTransitionError("approve refund proposal", "unknown or already decided")
         if proposed != amount_minor:
             raise AmountMismatchError("amount_minor", proposed, amount_minor)
-    if amount_minor > state.refundable_minor:
-        raise RefundExceedsCapturedError(amount_minor, state.refundable_minor)
+    # Open proposals reserve their amounts: a direct refund may not eat into them, or an approved
+    # proposal could no longer be paid out.
+    reserved = sum(amount for key, amount in state.open_proposals.items() if key != proposal_id)
+    if amount_minor > state.refundable_minor - reserved:
+        raise RefundExceedsCapturedError(amount_minor, state.refundable_minor - reserved)
     method = state.method or PaymentMethod.ONLINE_GATEWAY
     return [
         RefundIssued(

@@ -4,7 +4,7 @@ by property tests over random command sequences — that amounts never go negati
 exceed what was captured, every reachable state is consistent, and replay rebuilds it exactly."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest

@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from importlib import resources
 
 import asyncpg
 
@@ -10,7 +11,7 @@ from entrypoints.settings import Settings
 from events.errors import InfrastructureError
 from events.kafka.topics import TopicRouter, TopicSpec, event_topic_specs
 from events.registry import EventRegistry, default_registry
-from events.store.migrations import Migration, event_store_migrations
+from events.store.migrations import Migration, event_store_migrations, migrations_in
 from events.store.postgres import PostgresEventStore, init_connection
 
 
@@ -24,8 +25,9 @@ class Runtime:
 
 
 def all_migrations() -> list[Migration]:
-    """Every context's migrations; later contexts append their folders here."""
-    return event_store_migrations()
+    """Every context's migrations, applied together in file-name order."""
+    payments = migrations_in(resources.files("payments.adapters.sql").joinpath("migrations"))
+    return [*event_store_migrations(), *payments]
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:

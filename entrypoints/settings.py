@@ -40,6 +40,25 @@ class Settings(BaseSettings):
     relay_batch_max: int = Field(default=5000, ge=1, le=5000)
     relay_poll_interval_s: float = Field(default=0.05, gt=0, le=10)
 
+    # HTTP API and its bearer tokens (HS256). The secret has no default: config/local.env
+    # provides one for the loopback stack only.
+    auth_token_secret: SecretStr
+    auth_token_ttl_s: int = Field(default=3600, ge=60, le=86_400)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=58000, ge=1, le=65535)
+    public_base_url: str = "http://127.0.0.1:58000"
+
+    # Payments: deadlines, the fee schedule label, the gateway terminal and its secrets.
+    payment_window_s: int = Field(default=24 * 3600, ge=60, le=30 * 86_400)
+    gateway_window_s: int = Field(default=15 * 60, ge=60, le=86_400)
+    expiry_sweep_interval_s: float = Field(default=30.0, gt=0, le=3600)
+    fee_schedule_label: str = "2026.1"
+    gateway_tmn_code: str
+    gateway_secrets: dict[str, SecretStr]  # JSON: {"v2": "...", "v1": "..."} for rotation
+    gateway_current_secret_version: str
+    gateway_pay_url: str
+    gateway_api_url: str
+
     business_zone: str = "Asia/Ho_Chi_Minh"
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

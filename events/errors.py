@@ -76,3 +76,13 @@ class DuplicateCommandError(EventStoreError):
         self.scope = scope
         self.key = key
         super().__init__(f"request {key!r} of {scope!r} was already carried out")
+
+
+class InvariantViolation(Exception):
+    """A bug: something the code relies on did not hold. Never caught; let it crash loudly."""
+
+
+def ensure(condition: bool, message: str) -> None:
+    """An assertion that `python -O` cannot strip."""
+    if not condition:
+        raise InvariantViolation(message)

@@ -57,3 +57,10 @@ class RefundExceedsCapturedError(PaymentsDomainError):
 class PaymentExpiredError(PaymentsDomainError):
     code = "payment_expired"
     http_status = 409
+
+
+class ForbiddenError(PaymentsDomainError):
+    """The caller's role or unit does not allow this on this dossier or payment."""
+
+    code = "forbidden"
+    http_status = 403

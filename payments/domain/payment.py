@@ -85,6 +85,7 @@ class Payment:
     attempts: int = 0
     order_refs: tuple[str, ...] = ()
     captured_order_ref: str | None = None
+    checkout_started_at: datetime | None = None
     receipt_number: str | None = None
     open_proposals: dict[UUID, int] = field(default_factory=dict)
 
@@ -159,6 +160,7 @@ def evolve(state: Payment | None, event: EventPayload) -> Payment:
                 status=PaymentStatus.PENDING,
                 attempts=event.attempt,
                 order_refs=(*state.order_refs, event.order_ref),
+                checkout_started_at=event.started_at,
             )
         case PaymentFailed():
             return replace(state, status=PaymentStatus.FAILED)
@@ -226,6 +228,7 @@ def decide_checkout(
             gateway=gateway,
             order_ref=order_ref,
             amount=PositiveMoney(amount_minor=state.due_minor),
+            started_at=now,
             gateway_expires_at=min(gateway_expires_at, state.expires_at),
         )
     ]

@@ -66,7 +66,7 @@ class RefundSource(StrEnum):
 
 
 class DossierFiled(EventPayload):
-    """A dossier was filed for a procedure at a one-stop-shop unit; its fee fixed by the schedule."""
+    """A dossier was filed at a one-stop-shop unit; its fee was fixed by the schedule."""
 
     event_type: ClassVar[str] = "DossierFiled"
     schema_version: ClassVar[int] = 1
@@ -146,6 +146,7 @@ class CheckoutStarted(EventPayload):
     gateway: Code
     order_ref: OrderRef
     amount: PositiveMoney
+    started_at: UtcInstant  # the order's creation time at the gateway (status queries need it)
     gateway_expires_at: UtcInstant
 
 

@@ -178,9 +178,12 @@ async def test_migrations_run_again_as_a_no_op(database: asyncpg.Pool) -> None:
     async with database.acquire() as connection:
         assert await apply_migrations(connection, all_migrations()) == []
         versions = await connection.fetch("SELECT version FROM schema_migrations")
-    assert sorted(row["version"] for row in versions) == [
+    applied = sorted(row["version"] for row in versions)
+    assert applied == sorted(migration.version for migration in all_migrations())
+    assert applied[:3] == [
         "0001_event_store",
         "0002_command_receipts",
+        "0003_projection_checkpoints",
     ]
 
 

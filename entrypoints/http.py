@@ -1,0 +1,191 @@
+"""The HTTP application: FastAPI with OpenAPI at /docs, built from settings.
+
+The lifespan opens the PostgreSQL pool and the gateway's HTTP client, and runs two background
+loops: the payments read-model projector and the expiry sweeper. Errors become RFC 9457 problem
+details here, and only here.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+
+import httpx
+import structlog
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from entrypoints.auth import TokenService, authenticator
+from entrypoints.bootstrap import build_runtime, create_pool
+from entrypoints.logging import configure_logging
+from entrypoints.settings import Settings
+from events.clock_and_ids import Clock, IdGenerator, RandomIds, SystemClock
+from events.errors import ConcurrencyError, EventStoreError, InfrastructureError
+from events.projection import CatchUpProjector
+from payments.adapters.evidence import EvidenceStore
+from payments.adapters.gateway.checkout import GatewayCheckout
+from payments.adapters.gateway.ports import GatewayError
+from payments.adapters.gateway.vnpay import VnpayConfig, VnpayGateway
+from payments.adapters.payment_views import PaymentQueries, PaymentsViewProjection
+from payments.adapters.schedule_files import load_fee_schedule, load_units
+from payments.domain.errors import PaymentsDomainError
+from payments.entrypoints.http import PaymentsApi, build_router
+from payments.service.handlers import PaymentsService, PaymentWindows
+from payments.service.refunds import RefundsService
+from payments.service.streams import CommandContext, Streams
+from schemas.api.auth import Principal, Role
+
+log = structlog.get_logger("http")
+GATEWAY_HTTP_TIMEOUT_S = 10.0
+SWEEPER = Principal(subject="expiry-sweeper", role=Role.SYSTEM)
+
+
+def gateway_config(settings: Settings) -> VnpayConfig:
+    return VnpayConfig(
+        tmn_code=settings.gateway_tmn_code,
+        pay_url=settings.gateway_pay_url,
+        api_url=settings.gateway_api_url,
+        return_url=f"{settings.public_base_url}/gateway/return",
+        secrets={v: s.get_secret_value().encode() for v, s in settings.gateway_secrets.items()},
+        current_secret_version=settings.gateway_current_secret_version,
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    new_ids: Callable[[], IdGenerator] = RandomIds,
+    gateway_transport: httpx.AsyncBaseTransport | None = None,
+    background: bool = True,
+) -> FastAPI:
+    """The app; tests pass a FixedClock, seeded ids, and a transport to an in-process sandbox."""
+    clock = clock or SystemClock()
+    tokens = TokenService(
+        settings.auth_token_secret.get_secret_value(), timedelta(seconds=settings.auth_token_ttl_s)
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(settings)
+        http = httpx.AsyncClient(transport=gateway_transport, timeout=GATEWAY_HTTP_TIMEOUT_S)
+        runtime = build_runtime(settings, pool)
+        gateway = VnpayGateway(gateway_config(settings), http)
+        streams = Streams(runtime.store, runtime.registry)
+        windows = PaymentWindows(
+            payment=timedelta(seconds=settings.payment_window_s),
+            gateway=timedelta(seconds=settings.gateway_window_s),
+        )
+        payments = PaymentsService(
+            streams, clock, load_fee_schedule(settings.fee_schedule_label), load_units(),
+            GatewayCheckout(gateway), windows,
+        )  # fmt: skip
+        queries = PaymentQueries(pool)
+        app.state.payments = PaymentsApi(
+            payments=payments, refunds=RefundsService(streams, clock), queries=queries,
+            evidence=EvidenceStore(pool), gateway=gateway, store=runtime.store, clock=clock,
+            new_ids=new_ids,
+        )  # fmt: skip
+        app.state.projector = CatchUpProjector(
+            pool, runtime.store, PaymentsViewProjection(runtime.store, runtime.registry)
+        )
+        stop = asyncio.Event()
+        tasks = []
+        if background:
+            tasks = [
+                asyncio.create_task(app.state.projector.run(stop)),
+                asyncio.create_task(
+                    _sweep_expired(payments, queries, clock, new_ids, stop, settings)
+                ),
+            ]
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await http.aclose()
+            await pool.close()
+
+    configure_logging(settings.log_format, settings.log_level)
+    app = FastAPI(
+        title="Province fees",
+        version="0.1.0",
+        description="Pay administrative-procedure fees online or at the counter; receipts and "
+        "refunds. Every change is an event in a tamper-evident store.",
+        lifespan=lifespan,
+    )
+    app.include_router(build_router(authenticator(tokens)))
+    app.state.tokens = tokens
+    _problem_handlers(app)
+    return app
+
+
+async def _sweep_expired(
+    payments: PaymentsService,
+    queries: PaymentQueries,
+    clock: Clock,
+    new_ids: Callable[[], IdGenerator],
+    stop: asyncio.Event,
+    settings: Settings,
+) -> None:
+    """Expire unpaid payments past their deadline, every `expiry_sweep_interval_s`."""
+    while not stop.is_set():
+        try:
+            overdue = await queries.overdue_payment_ids(clock.now())
+            if overdue:
+                context = CommandContext(SWEEPER, new_ids().next(), new_ids())
+                expired = await payments.expire_overdue(context, overdue)
+                log.info("payments.expired", count=expired)
+        except (EventStoreError, PaymentsDomainError) as error:
+            log.warning("payments.expiry_sweep_failed", error=str(error))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=settings.expiry_sweep_interval_s)
+
+
+def _problem(status: int, title: str, detail: str, code: str, **extra: object) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code}
+    body.update({key: value for key, value in extra.items() if value is not None})
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PaymentsDomainError)
+    async def domain_error(_: Request, error: PaymentsDomainError) -> JSONResponse:
+        field = error.context.get("field")
+        return _problem(
+            error.http_status, "request refused", str(error), error.code, field=field,
+            context={k: str(v) for k, v in error.context.items() if k != "field"} or None,
+        )  # fmt: skip
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(part) for part in detail["loc"]), "message": detail["msg"]}
+            for detail in error.errors()
+        ]
+        first = problems[0] if problems else {"field": None, "message": "invalid request"}
+        return _problem(
+            422, "invalid request", f"{first['field']}: {first['message']}", "invalid_request",
+            field=first["field"], errors=problems,
+        )  # fmt: skip
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, error: HTTPException) -> JSONResponse:
+        response = _problem(error.status_code, "request refused", str(error.detail), "http_error")
+        for name, value in (error.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(ConcurrencyError)
+    async def busy(_: Request, error: ConcurrencyError) -> JSONResponse:
+        return _problem(409, "conflict, retry", str(error), error.code)
+
+    @app.exception_handler(EventStoreError)
+    async def store_error(_: Request, error: EventStoreError) -> JSONResponse:
+        status = 503 if isinstance(error, InfrastructureError) else 422
+        return _problem(status, "not stored", str(error), error.code)
+
+    @app.exception_handler(GatewayError)
+    async def gateway_error(_: Request, error: GatewayError) -> JSONResponse:
+        return _problem(502, "gateway unavailable", str(error), "gateway_error")

@@ -1,0 +1,1 @@
+"""Adapters of the payments context: gateway clients, repositories, projections."""

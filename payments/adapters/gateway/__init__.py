@@ -1,0 +1,1 @@
+"""Payment gateway adapters behind one gateway-neutral port (ports.py); VNPay is the first."""

@@ -1,0 +1,415 @@
+"""The payments HTTP API (an APIRouter; the app is built in entrypoints/http.py).
+
+Every POST that a person makes needs an Idempotency-Key: the same key with the same body gets the
+first answer back (stored atomically with the events); the same key with another body is refused
+with 422 and changes nothing. Gateway callbacks are idempotent by their own rules instead.
+"""
+
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+from uuid import UUID
+
+import structlog
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from events.clock_and_ids import Clock, IdGenerator
+from events.errors import DuplicateCommandError
+from events.store.ports import EventStore
+from payments.adapters.evidence import CallbackEvidence, EvidenceStore
+from payments.adapters.gateway.ports import (
+    GatewayCallbackFormatError,
+    IpnReply,
+    PaymentGateway,
+)
+from payments.adapters.payment_views import PaymentFilter, PaymentQueries
+from payments.domain.callbacks import GatewayResult
+from payments.domain.errors import ForbiddenError, NotFoundError, PaymentsDomainError
+from payments.service.handlers import PaymentsService, payment_id_of
+from payments.service.ports import Idempotency
+from payments.service.refunds import RefundsService
+from payments.service.streams import CommandContext
+from schemas.api.auth import Principal, Role
+from schemas.api.payments import (
+    ApiModel,
+    CheckoutRequest,
+    CheckoutResponse,
+    CloseDossierRequest,
+    CounterPaymentRequest,
+    DossierCreated,
+    DossierView,
+    FileDossierRequest,
+    GatewayReturnView,
+    PaymentPage,
+    PaymentView,
+    Problem,
+    ReceiptView,
+    ReductionRequest,
+    RefundRequest,
+)
+from schemas.events.payments_v1 import ReceiptIssued
+
+log = structlog.get_logger("payments.http")
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:\-]{8,200}$"
+GATEWAY_PRINCIPAL = Principal(subject="gateway", role=Role.SYSTEM)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem} for status in (400, 401, 403, 404, 409, 422)
+}
+
+
+@dataclass(frozen=True)
+class PaymentsApi:
+    """What the routes use; built by the composition root and kept on app.state.payments."""
+
+    payments: PaymentsService
+    refunds: RefundsService
+    queries: PaymentQueries
+    evidence: EvidenceStore
+    gateway: PaymentGateway
+    store: EventStore
+    clock: Clock
+    new_ids: Callable[[], IdGenerator]
+
+
+def payments_api(request: Request) -> PaymentsApi:
+    api: PaymentsApi = request.app.state.payments
+    return api
+
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="Unique per intended action; a retry sends the same key and body.",
+    ),
+]
+Api = Annotated[PaymentsApi, Depends(payments_api)]
+
+
+def _context(
+    api: PaymentsApi, principal: Principal, idempotency: Idempotency | None = None
+) -> CommandContext:
+    return CommandContext(
+        principal=principal,
+        correlation_id=uuid.uuid4(),
+        ids=api.new_ids(),
+        idempotency=idempotency,
+    )
+
+
+async def _idempotent(
+    request: Request,
+    api: PaymentsApi,
+    principal: Principal,
+    key: str,
+    run: Callable[[CommandContext], Awaitable[ApiModel]],
+    status_code: int = 200,
+) -> Response:
+    """Answer a keyed POST once; replays get the stored answer (and a marker header)."""
+    body = await request.body()
+    scope = f"{principal.actor}:{request.method} {request.url.path}"
+    request_hash = hashlib.sha256(body).digest()
+    stored = await api.store.find_receipt(scope, key)
+    if stored is None:
+        try:
+            result = await run(_context(api, principal, Idempotency(scope, key, request_hash)))
+            return JSONResponse(result.model_dump(mode="json"), status_code=status_code)
+        except DuplicateCommandError:
+            stored = await api.store.find_receipt(scope, key)  # a concurrent twin won the race
+    if stored is None:  # pragma: no cover - the twin's receipt exists once its error is raised
+        raise PaymentsDomainError("idempotency record vanished", field="Idempotency-Key")
+    if stored.request_hash != request_hash:
+        raise PaymentsDomainError(
+            "this Idempotency-Key was used for a different request; use a new key",
+            field="Idempotency-Key",
+        )
+    return JSONResponse(
+        stored.response, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
+    )
+
+
+def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter:
+    router = APIRouter(responses=ERRORS)
+    Caller = Annotated[Principal, Depends(authenticate)]
+
+    @router.post("/dossiers", status_code=201, response_model=DossierCreated, tags=["dossiers"])
+    async def file_dossier(
+        body: FileDossierRequest, request: Request, api: Api, caller: Caller, key: IdempotencyKey
+    ) -> Response:
+        """File a dossier (citizen online, or a clerk at the counter); returns what to pay."""
+        return await _idempotent(
+            request, api, caller, key, lambda c: api.payments.file_dossier(c, body), 201
+        )
+
+    @router.get("/dossiers/{dossier_id}", response_model=DossierView, tags=["dossiers"])
+    async def get_dossier(dossier_id: UUID, api: Api, caller: Caller) -> DossierView:
+        return await api.refunds.dossier(_context(api, caller), dossier_id)
+
+    @router.post("/dossiers/{dossier_id}/reject", response_model=DossierView, tags=["dossiers"])
+    async def reject_dossier(
+        dossier_id: UUID,
+        body: CloseDossierRequest,
+        request: Request,
+        api: Api,
+        caller: Caller,
+        key: IdempotencyKey,
+    ) -> Response:
+        """A clerk rejects a dossier; a paid fee gets a refund proposal automatically."""
+        return await _idempotent(
+            request, api, caller, key,
+            lambda c: api.refunds.close_dossier(c, dossier_id, body, reject=True),
+        )  # fmt: skip
+
+    @router.post("/dossiers/{dossier_id}/withdraw", response_model=DossierView, tags=["dossiers"])
+    async def withdraw_dossier(
+        dossier_id: UUID,
+        body: CloseDossierRequest,
+        request: Request,
+        api: Api,
+        caller: Caller,
+        key: IdempotencyKey,
+    ) -> Response:
+        """The citizen withdraws a dossier; a paid fee gets a refund proposal automatically."""
+        return await _idempotent(
+            request, api, caller, key,
+            lambda c: api.refunds.close_dossier(c, dossier_id, body, reject=False),
+        )  # fmt: skip
+
+    @router.get("/payments/{payment_id}", response_model=PaymentView, tags=["payments"])
+    async def get_payment(payment_id: UUID, api: Api, caller: Caller) -> PaymentView:
+        """A payment as its events say now (never stale)."""
+        return await api.payments.payment(_context(api, caller), payment_id)
+
+    @router.get("/payments", response_model=PaymentPage, tags=["payments"])
+    async def list_payments(
+        api: Api,
+        caller: Caller,
+        status: Annotated[str | None, Query(max_length=32)] = None,
+        unit_code: Annotated[str | None, Query(max_length=64)] = None,
+        procedure_code: Annotated[str | None, Query(max_length=64)] = None,
+        requested_from: datetime | None = None,
+        requested_before: datetime | None = None,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> PaymentPage:
+        """Search payments (newest state, may lag the events by milliseconds); cursor paging."""
+        citizen_id = caller.subject if caller.role == Role.CITIZEN else None
+        if caller.role == Role.CLERK:
+            unit_code = caller.unit_code
+        where = PaymentFilter(
+            status, unit_code, procedure_code, citizen_id, requested_from, requested_before
+        )
+        try:
+            ids, next_cursor = await api.queries.page(where, cursor, limit)
+        except ValueError as error:
+            raise PaymentsDomainError(
+                f"cursor is not one this API issued: {error}", field="cursor"
+            ) from error
+        context = _context(api, caller)
+        items = [await api.payments.payment(context, payment_id) for payment_id in ids]
+        return PaymentPage(items=items, next_cursor=next_cursor)
+
+    @router.post(
+        "/payments/{payment_id}/checkout", response_model=CheckoutResponse, tags=["payments"]
+    )
+    async def checkout(
+        payment_id: UUID,
+        body: CheckoutRequest,
+        request: Request,
+        api: Api,
+        caller: Caller,
+        key: IdempotencyKey,
+    ) -> Response:
+        """The citizen starts (or retries) paying online: answers the gateway's redirect URL."""
+        client_ip = request.client.host if request.client else "127.0.0.1"
+        return await _idempotent(
+            request, api, caller, key,
+            lambda c: api.payments.checkout(c, payment_id, client_ip, body.locale),
+        )  # fmt: skip
+
+    @router.post("/payments/{payment_id}/counter", response_model=PaymentView, tags=["payments"])
+    async def counter_payment(
+        payment_id: UUID,
+        body: CounterPaymentRequest,
+        request: Request,
+        api: Api,
+        caller: Caller,
+        key: IdempotencyKey,
+    ) -> Response:
+        """A clerk of the payment's one-stop-shop records cash or POS received at the counter."""
+        return await _idempotent(
+            request, api, caller, key,
+            lambda c: api.payments.record_counter_payment(c, payment_id, body),
+        )  # fmt: skip
+
+    @router.post("/payments/{payment_id}/refunds", response_model=PaymentView, tags=["payments"])
+    async def refund(
+        payment_id: UUID,
+        body: RefundRequest,
+        request: Request,
+        api: Api,
+        caller: Caller,
+        key: IdempotencyKey,
+    ) -> Response:
+        """Citizen: ask for a refund (a proposal). Clerk of the unit or finance: refund."""
+        return await _idempotent(
+            request, api, caller, key, lambda c: api.refunds.refund(c, payment_id, body)
+        )
+
+    @router.post("/payments/{payment_id}/reductions", response_model=PaymentView, tags=["payments"])
+    async def reduce_fee(
+        payment_id: UUID,
+        body: ReductionRequest,
+        request: Request,
+        api: Api,
+        caller: Caller,
+        key: IdempotencyKey,
+    ) -> Response:
+        """A clerk records an exemption or reduction with its legal basis, before payment."""
+        return await _idempotent(
+            request, api, caller, key, lambda c: api.payments.grant_reduction(c, payment_id, body)
+        )
+
+    @router.post(
+        "/payments/{payment_id}/late-capture/accept", response_model=PaymentView, tags=["payments"]
+    )
+    async def accept_late_capture(
+        payment_id: UUID,
+        body: CloseDossierRequest,
+        request: Request,
+        api: Api,
+        caller: Caller,
+        key: IdempotencyKey,
+    ) -> Response:
+        """Finance applies money that arrived after expiry to the dossier instead of refunding."""
+        return await _idempotent(
+            request, api, caller, key,
+            lambda c: api.refunds.accept_late_capture(c, payment_id, body),
+        )  # fmt: skip
+
+    @router.get("/receipts/{receipt_number}", response_model=ReceiptView, tags=["payments"])
+    async def get_receipt(receipt_number: str, api: Api, caller: Caller) -> ReceiptView:
+        payment_id = await api.queries.payment_by_receipt(receipt_number)
+        if payment_id is None:
+            raise NotFoundError(f"no receipt {receipt_number}", receipt_number=receipt_number)
+        _, events = await api.payments.streams.load(f"payment-{payment_id}")
+        view = await api.payments.payment(_context(api, caller), payment_id)
+        issued_at = next(event.issued_at for event in events if isinstance(event, ReceiptIssued))
+        return ReceiptView(
+            receipt_number=receipt_number, payment_id=payment_id, dossier_id=view.dossier_id,
+            agency_code=view.agency_code, unit_code=view.unit_code,
+            procedure_code=view.procedure_code, amount_minor=view.captured_minor,
+            method=view.method, issued_at=issued_at,
+        )  # fmt: skip
+
+    @router.post(
+        "/payments/{payment_id}/status-query", response_model=PaymentView, tags=["gateway"]
+    )
+    async def status_query(payment_id: UUID, api: Api, caller: Caller) -> PaymentView:
+        """Finance asks the gateway what happened to the latest order (a lost or late callback)."""
+        if caller.role != Role.FINANCE:
+            raise ForbiddenError("only finance may query the gateway", role=caller.role)
+        _, state = await api.payments.streams.payment(payment_id)
+        if not state.order_refs:
+            raise PaymentsDomainError(
+                "the payment was never sent to the gateway", field="payment_id"
+            )
+        order_ref = state.order_refs[-1]
+        started_at = state.checkout_started_at or api.clock.now()
+        answer = await api.gateway.query_status(order_ref, started_at, "127.0.0.1")
+        if answer.found and not answer.pending and answer.amount_minor is not None:
+            evidence_id = uuid.uuid4()
+            await api.evidence.record(
+                CallbackEvidence(
+                    evidence_id=evidence_id, received_at=api.clock.now(), gateway=answer.gateway,
+                    channel="status_query", order_ref=order_ref,
+                    raw_request=repr(answer).encode(), headers={}, secret_version="query",
+                    verification_result="verified",
+                )
+            )  # fmt: skip
+            result = GatewayResult(
+                gateway=answer.gateway.upper(), order_ref=order_ref,
+                amount_minor=answer.amount_minor, currency=answer.currency,
+                succeeded=answer.succeeded, response_code=answer.transaction_status or "",
+                transaction_ref=answer.gateway_transaction_ref, bank_code=answer.bank_code,
+                paid_at=answer.paid_at,
+            )  # fmt: skip
+            await api.payments.handle_gateway_result(result, evidence_id, _context(api, caller))
+        return await api.payments.payment(_context(api, caller), payment_id)
+
+    _gateway_routes(router)
+    return router
+
+
+def _gateway_routes(router: APIRouter) -> None:
+    @router.api_route("/gateway/ipn", methods=["GET", "POST"], tags=["gateway"])
+    async def gateway_ipn(request: Request, api: Api) -> dict[str, str]:
+        """Server-to-server callback from the gateway. Signed; no bearer token."""
+        raw = request.url.query.encode() if request.method == "GET" else await request.body()
+        params = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        try:
+            verified = api.gateway.verify_callback(params)
+        except GatewayCallbackFormatError as error:
+            log.warning("gateway.callback_malformed", error=str(error))
+            return api.gateway.ipn_response(IpnReply.UNKNOWN_ERROR)
+        if verified is None:
+            log.warning("gateway.callback_bad_signature", order_ref=params.get("vnp_TxnRef"))
+            return api.gateway.ipn_response(IpnReply.INVALID_SIGNATURE)
+        callback = verified.callback
+        evidence_id = uuid.uuid4()
+        await api.evidence.record(
+            CallbackEvidence(
+                evidence_id=evidence_id, received_at=api.clock.now(), gateway=callback.gateway,
+                channel="ipn", order_ref=callback.order_ref, raw_request=raw,
+                headers={k: v for k, v in request.headers.items() if k.lower() != "authorization"},
+                secret_version=verified.secret_version, verification_result="verified",
+            )
+        )  # fmt: skip
+        result = GatewayResult(
+            gateway=callback.gateway.upper(), order_ref=callback.order_ref,
+            amount_minor=callback.amount_minor, currency=callback.currency,
+            succeeded=callback.succeeded, response_code=callback.response_code,
+            transaction_ref=callback.gateway_transaction_ref, bank_code=callback.bank_code,
+            paid_at=callback.paid_at,
+        )  # fmt: skip
+        reply = await api.payments.handle_gateway_result(
+            result, evidence_id, _context(api, GATEWAY_PRINCIPAL)
+        )
+        return api.gateway.ipn_response(IpnReply[reply.name])
+
+    @router.get("/gateway/return", response_model=GatewayReturnView, tags=["gateway"])
+    async def gateway_return(request: Request, api: Api) -> GatewayReturnView:
+        """Where the gateway sends the browser back. It never changes state: only the signed
+        server-to-server callback (or a status query) does. It says what is known so far."""
+        params = dict(parse_qsl(request.url.query, keep_blank_values=True))
+        try:
+            verified = api.gateway.verify_callback(params)
+        except GatewayCallbackFormatError:
+            verified = None
+        order_ref = params.get("vnp_TxnRef", "")
+        if verified is None:
+            return GatewayReturnView(
+                payment_id=None, order_ref=order_ref[:64], status="unknown",
+                message="the gateway's return could not be verified; check the payment later",
+            )  # fmt: skip
+        payment_id = payment_id_of(order_ref)
+        status = "unknown"
+        if payment_id is not None:
+            try:
+                _, state = await api.payments.streams.payment(payment_id)
+                status = state.status.value
+            except NotFoundError:
+                payment_id = None
+        said = "success" if verified.callback.succeeded else "failure"
+        message = f"the gateway reports {said}; the payment is {status}" + (
+            "" if status != "pending" else " until the gateway confirms it server-to-server"
+        )
+        return GatewayReturnView(
+            payment_id=payment_id, order_ref=order_ref, status=status, message=message
+        )

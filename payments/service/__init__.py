@@ -1,0 +1,1 @@
+"""Use cases of the payments context: load, decide, append (with retries), answer."""

@@ -71,6 +71,7 @@ def create_app(
         pool = await create_pool(settings)
         http = httpx.AsyncClient(transport=gateway_transport, timeout=GATEWAY_HTTP_TIMEOUT_S)
         runtime = build_runtime(settings, pool)
+        app.state.runtime = runtime
         gateway = VnpayGateway(gateway_config(settings), http)
         streams = Streams(runtime.store, runtime.registry)
         windows = PaymentWindows(
@@ -121,6 +122,20 @@ def create_app(
     return app
 
 
+async def sweep_once(
+    payments: PaymentsService,
+    queries: PaymentQueries,
+    clock: Clock,
+    new_ids: Callable[[], IdGenerator],
+) -> int:
+    """Expire every open payment past its deadline (each re-checked on its own stream)."""
+    overdue = await queries.overdue_payment_ids(clock.now())
+    if not overdue:
+        return 0
+    context = CommandContext(SWEEPER, new_ids().next(), new_ids())
+    return await payments.expire_overdue(context, overdue)
+
+
 async def _sweep_expired(
     payments: PaymentsService,
     queries: PaymentQueries,
@@ -129,13 +144,11 @@ async def _sweep_expired(
     stop: asyncio.Event,
     settings: Settings,
 ) -> None:
-    """Expire unpaid payments past their deadline, every `expiry_sweep_interval_s`."""
+    """Run `sweep_once` every `expiry_sweep_interval_s` until stopped."""
     while not stop.is_set():
         try:
-            overdue = await queries.overdue_payment_ids(clock.now())
-            if overdue:
-                context = CommandContext(SWEEPER, new_ids().next(), new_ids())
-                expired = await payments.expire_overdue(context, overdue)
+            expired = await sweep_once(payments, queries, clock, new_ids)
+            if expired:
                 log.info("payments.expired", count=expired)
         except (EventStoreError, PaymentsDomainError) as error:
             log.warning("payments.expiry_sweep_failed", error=str(error))

@@ -348,7 +348,6 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
 
 
 def _gateway_routes(router: APIRouter) -> None:
-    @router.api_route("/gateway/ipn", methods=["GET", "POST"], tags=["gateway"])
     async def gateway_ipn(request: Request, api: Api) -> dict[str, str]:
         """Server-to-server callback from the gateway. Signed; no bearer token."""
         raw = request.url.query.encode() if request.method == "GET" else await request.body()
@@ -382,6 +381,13 @@ def _gateway_routes(router: APIRouter) -> None:
             result, evidence_id, _context(api, GATEWAY_PRINCIPAL)
         )
         return api.gateway.ipn_response(IpnReply[reply.name])
+
+    # VNPay calls the IPN URL with GET; other gateways POST a form. Same handler, both methods.
+    for method in ("GET", "POST"):
+        router.add_api_route(
+            "/gateway/ipn", gateway_ipn, methods=[method], tags=["gateway"],
+            operation_id=f"gateway_ipn_{method.lower()}",
+        )  # fmt: skip
 
     @router.get("/gateway/return", response_model=GatewayReturnView, tags=["gateway"])
     async def gateway_return(request: Request, api: Api) -> GatewayReturnView:

@@ -1,0 +1,286 @@
+"""Proves the payment journeys through the HTTP API on the real PostgreSQL, with the sandbox
+gateway signing real callbacks: online success with a gap-free receipt, failure then retry,
+expiry and payment after expiry, duplicate and forged callbacks, concurrent callbacks (exactly
+one capture), counter payment, partial then full refund, idempotent retries, role violations,
+and that the payment's events reach Kafka in order."""
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from httpx import Response
+
+from entrypoints.settings import Settings
+from events.kafka.messages import envelope_from_message
+from events.kafka.producer import create_producer
+from events.kafka.relay import OutboxRelay
+from payments.adapters.gateway.vnpay_signing import signed_query
+from schemas.api.auth import Role
+from tests.integration.api_harness import Harness, running_api
+from tests.integration.kafka_reading import consume_until
+
+CITIZEN = "079123456789"
+OTHER_CITIZEN = "001099000111"
+PROCEDURE = "TP-LLTP-01"  # Cấp Phiếu lý lịch tư pháp, 200,000 đ from 2026, Sở Tư pháp
+FEE = 200_000
+
+
+@pytest.fixture
+async def harness(settings: Settings, database: Any) -> AsyncIterator[Harness]:
+    async with running_api(settings) as running:
+        yield running
+
+
+def citizen(h: Harness, subject: str = CITIZEN) -> dict[str, str]:
+    return h.token(Role.CITIZEN, subject)
+
+
+async def file_online(h: Harness, subject: str = CITIZEN) -> dict[str, Any]:
+    response = await h.post(
+        "/dossiers", {"procedure_code": PROCEDURE, "unit_code": "VP"}, citizen(h, subject)
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def checkout(h: Harness, payment_id: str, subject: str = CITIZEN) -> Response:
+    return await h.post(f"/payments/{payment_id}/checkout", {}, citizen(h, subject))
+
+
+async def payment(h: Harness, payment_id: str) -> dict[str, Any]:
+    response = await h.api.get(f"/payments/{payment_id}", headers=h.token(Role.AUDITOR, "kt-1"))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def event_types(h: Harness, payment_id: str) -> list[str]:
+    envelopes = await h.payments.store.read_stream(f"payment-{payment_id}")
+    return [envelope.event_type for envelope in envelopes]
+
+
+async def test_online_success_issues_a_gap_free_receipt(harness: Harness) -> None:
+    h = harness
+    filed = await file_online(h)
+    assert filed["fee_minor"] == FEE and filed["payment"]["status"] == "requested"
+    payment_id = filed["payment"]["payment_id"]
+    started = await checkout(h, payment_id)
+    assert started.status_code == 200, started.text
+    page = await h.pay_at_sandbox(started.json()["redirect_url"], "success")
+    assert page.status_code == 302
+
+    paid = await payment(h, payment_id)
+    assert (paid["status"], paid["captured_minor"]) == ("succeeded", FEE)
+    assert paid["receipt_number"] == "SO-TU-PHAP-2026-000001"
+    assert await event_types(h, payment_id) == [
+        "PaymentRequested", "CheckoutStarted", "PaymentCaptured", "ReceiptIssued",
+    ]  # fmt: skip
+
+    second = await file_online(h, OTHER_CITIZEN)
+    second_id = second["payment"]["payment_id"]
+    started = await checkout(h, second_id, OTHER_CITIZEN)
+    await h.pay_at_sandbox(started.json()["redirect_url"], "success")
+    assert (await payment(h, second_id))["receipt_number"] == "SO-TU-PHAP-2026-000002"
+
+    await h.catch_up_views()
+    receipt = await h.api.get("/receipts/SO-TU-PHAP-2026-000001", headers=citizen(h))
+    assert receipt.status_code == 200, receipt.text
+    assert receipt.json()["amount_minor"] == FEE
+    returned = await h.api.get("/gateway/return?" + page.headers["location"].split("?", 1)[1])
+    assert returned.json()["status"] == "succeeded"
+
+
+async def test_failure_then_retry_with_a_new_order(harness: Harness) -> None:
+    h = harness
+    payment_id = (await file_online(h))["payment"]["payment_id"]
+    first = await checkout(h, payment_id)
+    await h.pay_at_sandbox(first.json()["redirect_url"], "failure")
+    assert (await payment(h, payment_id))["status"] == "failed"
+    second = await checkout(h, payment_id)
+    assert second.json()["order_ref"] != first.json()["order_ref"]
+    await h.pay_at_sandbox(second.json()["redirect_url"], "success")
+    assert (await payment(h, payment_id))["status"] == "succeeded"
+
+
+async def test_expiry_and_money_that_arrives_after_it(harness: Harness) -> None:
+    h = harness
+    payment_id = (await file_online(h))["payment"]["payment_id"]
+    started = await checkout(h, payment_id)
+    # The citizen pays in time, but the gateway's callback is slow; meanwhile the deadline passes.
+    await h.open_pay_page(started.json()["redirect_url"], "late")
+    h.clock.advance(timedelta(seconds=h.settings.payment_window_s + 1))
+    assert await h.sweep() == 1
+    assert (await payment(h, payment_id))["status"] == "expired"
+    refused = await checkout(h, payment_id)
+    assert refused.status_code == 409 and refused.json()["code"] == "invalid_transition"
+
+    await h.sandbox_app.state.sandbox.drain()  # now the late callback arrives
+    late = await payment(h, payment_id)
+    assert late["status"] == "captured_after_expiry"
+    assert list(late["open_refund_proposals"].values()) == [FEE]
+    assert "GatewayCallbackFlagged" in await event_types(h, payment_id)
+
+
+async def test_duplicate_callback_captures_once(harness: Harness) -> None:
+    h = harness
+    payment_id = (await file_online(h))["payment"]["payment_id"]
+    started = await checkout(h, payment_id)
+    await h.pay_at_sandbox(started.json()["redirect_url"], "duplicate")
+    order = await h.sandbox.get(f"/sandbox/orders/{started.json()['order_ref']}")
+    replies = [ipn["reply"]["RspCode"] for ipn in order.json()["ipns"]]
+    assert replies == ["00", "02"]
+    assert (await event_types(h, payment_id)).count("PaymentCaptured") == 1
+
+
+async def test_forged_or_unsigned_callbacks_change_nothing(harness: Harness) -> None:
+    h = harness
+    payment_id = (await file_online(h))["payment"]["payment_id"]
+    started = await checkout(h, payment_id)
+    head_before = await h.payments.store.head()
+    params = {
+        "vnp_TmnCode": h.settings.gateway_tmn_code, "vnp_TxnRef": started.json()["order_ref"],
+        "vnp_Amount": str(FEE * 100), "vnp_ResponseCode": "00", "vnp_TransactionStatus": "00",
+        "vnp_TransactionNo": "14000001", "vnp_PayDate": "20261124091500",
+    }  # fmt: skip
+    forged = await h.api.get("/gateway/ipn?" + signed_query(params, b"not-the-secret"))
+    unsigned = await h.api.get("/gateway/ipn", params=params)
+    assert forged.json()["RspCode"] == unsigned.json()["RspCode"] == "97"
+    assert await h.payments.store.head() == head_before
+    assert (await payment(h, payment_id))["status"] == "pending"
+
+
+async def test_concurrent_callbacks_for_one_payment_capture_exactly_once(harness: Harness) -> None:
+    h = harness
+    payment_id = (await file_online(h))["payment"]["payment_id"]
+    started = await checkout(h, payment_id)
+    secret = h.settings.gateway_secrets["v1"].get_secret_value().encode()
+    params = {
+        "vnp_TmnCode": h.settings.gateway_tmn_code, "vnp_TxnRef": started.json()["order_ref"],
+        "vnp_Amount": str(FEE * 100), "vnp_ResponseCode": "00", "vnp_TransactionStatus": "00",
+        "vnp_TransactionNo": "14000002", "vnp_PayDate": "20261124091500", "vnp_BankCode": "NCB",
+    }  # fmt: skip
+    query = signed_query(params, secret)
+    replies = await asyncio.gather(*(h.api.get("/gateway/ipn?" + query) for _ in range(8)))
+    codes = sorted(reply.json()["RspCode"] for reply in replies)
+    assert codes == ["00"] + ["02"] * 7
+    assert (await event_types(h, payment_id)).count("PaymentCaptured") == 1
+
+
+async def test_counter_payment_then_partial_and_full_refund(harness: Harness) -> None:
+    h = harness
+    clerk = h.token(Role.CLERK, "can-bo-07", unit_code="VP")
+    filed = await h.post(
+        "/dossiers", {"procedure_code": PROCEDURE, "unit_code": "VP", "citizen_id": CITIZEN}, clerk
+    )
+    assert filed.status_code == 201, filed.text
+    payment_id = filed.json()["payment"]["payment_id"]
+    other_clerk = h.token(Role.CLERK, "can-bo-99", unit_code="VP-VY")
+    cash = {"method": "counter_cash", "amount_minor": FEE, "reference": "Q-0007"}
+    assert (await h.post(f"/payments/{payment_id}/counter", cash, other_clerk)).status_code == 403
+    wrong = await h.post(f"/payments/{payment_id}/counter", {**cash, "amount_minor": 1}, clerk)
+    assert wrong.status_code == 422 and wrong.json()["field"] == "amount_minor"
+    paid = await h.post(f"/payments/{payment_id}/counter", cash, clerk)
+    assert paid.json()["status"] == "succeeded" and paid.json()["receipt_number"]
+
+    partial = {"amount_minor": 50_000, "reason": "one copy not needed"}
+    assert (await h.post(f"/payments/{payment_id}/refunds", partial, clerk)).json()["status"] == (
+        "partially_refunded"
+    )
+    too_much = {"amount_minor": FEE, "reason": "refund everything"}
+    over = await h.post(f"/payments/{payment_id}/refunds", too_much, clerk)
+    assert over.status_code == 422 and over.json()["code"] == "refund_exceeds_captured"
+    rest = {"amount_minor": FEE - 50_000, "reason": "dossier withdrawn"}
+    done = await h.post(f"/payments/{payment_id}/refunds", rest, clerk)
+    assert (done.json()["status"], done.json()["refunded_minor"]) == ("refunded", FEE)
+
+
+async def test_idempotent_retries_and_key_reuse(harness: Harness) -> None:
+    h = harness
+    body = {"procedure_code": PROCEDURE, "unit_code": "VP"}
+    first = await h.post("/dossiers", body, citizen(h), key="retry-key-0001")
+    again = await h.post("/dossiers", body, citizen(h), key="retry-key-0001")
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    head = await h.payments.store.head()
+    other = await h.post("/dossiers", {**body, "quantity": 2}, citizen(h), key="retry-key-0001")
+    assert other.status_code == 422 and other.json()["field"] == "Idempotency-Key"
+    assert await h.payments.store.head() == head
+    missing = await h.api.post("/dossiers", json=body, headers=citizen(h))
+    assert missing.status_code == 422 and "Idempotency-Key" in missing.text
+
+
+async def test_roles_are_enforced(harness: Harness) -> None:
+    h = harness
+    payment_id = (await file_online(h))["payment"]["payment_id"]
+    head = await h.payments.store.head()
+    assert (await h.api.get(f"/payments/{payment_id}")).status_code == 401
+    stranger = await h.api.get(f"/payments/{payment_id}", headers=citizen(h, OTHER_CITIZEN))
+    assert stranger.status_code == 403
+    auditor = h.token(Role.AUDITOR, "kiem-toan-1")
+    for path, body in [
+        ("/dossiers", {"procedure_code": PROCEDURE, "unit_code": "VP"}),
+        (f"/payments/{payment_id}/checkout", {}),
+        (f"/payments/{payment_id}/refunds", {"amount_minor": 1, "reason": "because"}),
+    ]:
+        assert (await h.post(path, body, auditor)).status_code == 403, path
+    assert (await checkout(h, payment_id, OTHER_CITIZEN)).status_code == 403
+    assert await h.payments.store.head() == head
+
+
+async def test_every_route_but_the_gateways_requires_a_token(harness: Harness) -> None:
+    """Enumerates the OpenAPI document, so a route added later is checked too."""
+    open_paths = {"/gateway/ipn", "/gateway/return"}
+    samples = {"{payment_id}": str(uuid.uuid4()), "{dossier_id}": str(uuid.uuid4()),
+               "{receipt_number}": "X-2026-000001"}  # fmt: skip
+    checked = 0
+    for path, operations in harness.api_app.openapi()["paths"].items():
+        if path in open_paths:
+            continue
+        concrete = path
+        for placeholder, value in samples.items():
+            concrete = concrete.replace(placeholder, value)
+        for method in operations:
+            response = await harness.api.request(method.upper(), concrete, json={})
+            assert response.status_code == 401, f"{method} {path}: {response.status_code}"
+            checked += 1
+    assert checked >= 13
+
+
+async def test_payment_events_reach_kafka_in_order(
+    harness: Harness, settings: Settings, kafka_topics: list[str]
+) -> None:
+    h = harness
+    payment_ids = []
+    for _ in range(3):
+        payment_id = (await file_online(h))["payment"]["payment_id"]
+        started = await checkout(h, payment_id)
+        await h.pay_at_sandbox(started.json()["redirect_url"], "success")
+        payment_ids.append(payment_id)
+    runtime = h.api_app.state.runtime
+    producer = create_producer(settings.kafka_bootstrap_servers, "test-payments-relay")
+    await producer.start()
+    try:
+        relay = OutboxRelay(runtime.pool, runtime.store, producer, runtime.router)
+        while await relay.relay_once():
+            pass
+    finally:
+        await producer.stop()
+    wanted = {
+        str(envelope.event_id)
+        for payment_id in payment_ids
+        for envelope in await runtime.store.read_stream(f"payment-{payment_id}")
+    }
+    records = await consume_until(settings.kafka_bootstrap_servers, kafka_topics, wanted)
+    versions: dict[str, list[int]] = defaultdict(list)
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        envelope = envelope_from_message(record.value)
+        if envelope.stream_id.startswith("payment-"):
+            versions[envelope.stream_id].append(envelope.stream_version)
+    assert sorted(versions) == sorted(f"payment-{p}" for p in payment_ids)
+    assert all(found == [1, 2, 3, 4] for found in versions.values())

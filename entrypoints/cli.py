@@ -22,6 +22,7 @@ from events.kafka.relay import OutboxRelay
 from events.kafka.topics import ensure_topics
 from events.store.migrations import apply_migrations
 from events.store.verify import verify_chain
+from schemas.api.auth import Role
 from schemas.jsonschema_files import JSONSCHEMA_DIRECTORY, render_all
 
 app = typer.Typer(
@@ -176,6 +177,47 @@ def demo(
     from entrypoints.demo import run_demo  # the demo pulls in more than other commands need
 
     _run(run_demo(_settings(), console, dossier_count=dossiers, seed=seed))
+
+
+@app.command()
+def serve(
+    workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Run the HTTP API (OpenAPI at /docs) on FEES_HTTP_HOST:FEES_HTTP_PORT."""
+    import uvicorn
+
+    settings = _settings()
+    uvicorn.run(
+        "entrypoints.http:app_from_environment",
+        factory=True,
+        host=settings.http_host,
+        port=settings.http_port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@app.command()
+def token(
+    role: Annotated[Role, typer.Argument(help="citizen, clerk, finance or auditor")],
+    subject: Annotated[str, typer.Argument(help="CCCD number, or staff id")],
+    unit: Annotated[str | None, typer.Option(help="a clerk's one-stop-shop unit code")] = None,
+) -> None:
+    """Print a bearer token signed with FEES_AUTH_TOKEN_SECRET (for local use and demos)."""
+    from datetime import UTC, datetime, timedelta
+
+    from entrypoints.auth import TokenService
+    from schemas.api.auth import Principal
+
+    if role == Role.SYSTEM:
+        raise typer.BadParameter("the system role is the service itself; no token names it")
+    settings = _settings()
+    tokens = TokenService(
+        settings.auth_token_secret.get_secret_value(), timedelta(seconds=settings.auth_token_ttl_s)
+    )
+    principal = Principal(subject=subject, role=role, unit_code=unit)
+    console.print(tokens.issue(principal, datetime.now(UTC)), soft_wrap=True)
 
 
 def _progress() -> Progress:

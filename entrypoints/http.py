@@ -191,7 +191,8 @@ def _problem_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(ConcurrencyError)
-    async def busy(_: Request, error: ConcurrencyError) -> JSONResponse:
+    async def busy(request: Request, error: ConcurrencyError) -> JSONResponse:
+        log.warning("http.conflict_after_retries", path=request.url.path, error=str(error))
         return _problem(409, "conflict, retry", str(error), error.code)
 
     @app.exception_handler(EventStoreError)
@@ -202,3 +203,10 @@ def _problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
     async def gateway_error(_: Request, error: GatewayError) -> JSONResponse:
         return _problem(502, "gateway unavailable", str(error), "gateway_error")
+
+
+def app_from_environment() -> FastAPI:
+    """For uvicorn's --factory: the app configured from FEES_* variables."""
+    from entrypoints.settings import load_settings
+
+    return create_app(load_settings())

@@ -226,6 +226,11 @@ class PostgresEventStore:
         rows = await self._fetch(SQL["read_stream"], stream_id, limit_position, STREAM_LENGTH_MAX)
         return [envelope_from_row(row) for row in rows]
 
+    async def stream_version(self, stream_id: str) -> int:
+        """The stream's current version (0 if it has no events), without reading it."""
+        rows = await self._fetch(SQL["stream_version"], stream_id)
+        return int(rows[0]["version"])
+
     async def read_all(
         self, from_position: int, limit: int, *, to_position: int | None = None
     ) -> list[EventEnvelope]:

@@ -76,7 +76,7 @@ class PaymentsApi:
     new_ids: Callable[[], IdGenerator]
 
 
-def payments_api(request: Request) -> PaymentsApi:
+async def payments_api(request: Request) -> PaymentsApi:
     api: PaymentsApi = request.app.state.payments
     return api
 

@@ -1,5 +1,7 @@
 """Appending events that move money, with the receipt that money held calls for."""
 
+from datetime import datetime
+
 from events.clock_and_ids import Clock
 from events.store.ports import AppendRequest
 from payments.domain.payment import Payment, evolve, needs_receipt
@@ -25,14 +27,29 @@ async def commit_payment_events(
 ) -> PaymentView:
     """Append a payment's new events; when they leave money held for the dossier, take the next
     number of the agency's receipt book in the same transaction (gap-free numbers)."""
-    now = clock.now()
+    new_state = fold_onto(state, events)
+    if not needs_receipt(new_state):
+        return await _append_payment(streams, clock.now(), context, version, state, events)
+    book = receipt_book_stream(new_state.agency_code, receipt_year(clock.now()))
+    async with streams.receipt_book_lock(book):
+        return await _append_payment(streams, clock.now(), context, version, state, events)
+
+
+async def _append_payment(
+    streams: Streams,
+    now: datetime,
+    context: CommandContext,
+    version: int,
+    state: Payment,
+    events: list[EventPayload],
+) -> PaymentView:
     new_state = fold_onto(state, events)
     payment_events = list(events)
     requests: list[AppendRequest] = []
     if needs_receipt(new_state):
         year = receipt_year(now)
         book = receipt_book_stream(new_state.agency_code, year)
-        book_version, _ = await streams.load(book)
+        book_version = await streams.store.stream_version(book)  # never read the whole book
         book_events, issued = decide_receipt(
             new_state, book_version=book_version, year=year, now=now
         )

@@ -1,5 +1,8 @@
 """Loading aggregates from the event store and appending their new events (P2 of STYLE.md)."""
 
+import asyncio
+import random
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +21,8 @@ from schemas.api.auth import Principal
 from schemas.api.payments import ApiModel, PaymentView
 from schemas.envelope import EventPayload, NewEvent
 
-RETRY_COUNT_MAX = 5
+RETRY_COUNT_MAX = 8
+RETRY_PAUSE_S_MAX = 0.005
 T = TypeVar("T")
 
 
@@ -63,12 +67,13 @@ def payment_view(state: Payment, version: int) -> PaymentView:
 
 
 async def with_retries(attempt: Callable[[], Awaitable[T]]) -> T:
-    """Run load-decide-append again after a lost race, a bounded number of times."""
-    for _ in range(RETRY_COUNT_MAX - 1):
+    """Run load-decide-append again after a lost race, a bounded number of times, with a short
+    random pause so that the racers do not collide again in lockstep."""
+    for retry in range(RETRY_COUNT_MAX - 1):
         try:
             return await attempt()
         except ConcurrencyError:
-            continue
+            await asyncio.sleep(random.uniform(0, RETRY_PAUSE_S_MAX * (retry + 1)))
     return await attempt()
 
 
@@ -78,6 +83,13 @@ class Streams:
     def __init__(self, store: EventStore, registry: EventRegistry) -> None:
         self.store = store
         self._registry = registry
+        self._book_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def receipt_book_lock(self, book_stream: str) -> asyncio.Lock:
+        """Captures of one agency all take the next number of the same receipt-book stream;
+        taking them one at a time in this process avoids a storm of version conflicts (across
+        processes, the stream's optimistic concurrency still decides)."""
+        return self._book_locks[book_stream]
 
     async def load(self, stream_id: str) -> tuple[int, list[EventPayload]]:
         envelopes = await self.store.read_stream(stream_id)

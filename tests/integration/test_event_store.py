@@ -219,3 +219,10 @@ async def test_second_request_with_the_same_key_writes_nothing(store: PostgresEv
     assert (await store.head()).position == 1
     stored = await store.find_receipt("citizen:079123456789:POST /dossiers", "k")
     assert stored is not None and stored.response == {"n": 1}
+
+
+async def test_stream_version_without_reading_the_stream(store: PostgresEventStore) -> None:
+    stream = stream_id()
+    assert await store.stream_version(stream) == 0
+    await store.append(stream, NO_STREAM, new_events(3))
+    assert await store.stream_version(stream) == 3

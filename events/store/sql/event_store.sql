@@ -70,3 +70,8 @@ VALUES ($1, $2, $3, $4, $5, $6);
 SELECT scope, key, request_hash, status_code, response, last_position
 FROM command_receipts
 WHERE scope = $1 AND key = $2;
+
+-- name: stream_version
+-- One backward probe of the (stream_id, stream_version) index, however long the stream is.
+SELECT coalesce((SELECT stream_version FROM events WHERE stream_id = $1
+                 ORDER BY stream_version DESC LIMIT 1), 0) AS version;

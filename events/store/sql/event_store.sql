@@ -1,12 +1,11 @@
 -- name: lock_head
 -- Taken first in every append transaction; everything after it sees all earlier appends.
-SELECT last_position, last_hash, last_recorded_at
+-- clock_timestamp() may be read before the lock is granted: the planner takes the later of it
+-- and the head's last time, so recorded_at still never decreases along the chain.
+SELECT last_position, last_hash, last_recorded_at, clock_timestamp() AS now
 FROM event_store_head
 WHERE singleton
 FOR UPDATE;
-
--- name: clock
-SELECT clock_timestamp() AS now;
 
 -- name: stream_versions
 -- One backward index probe per stream (a GROUP BY would read every event of every stream).
@@ -75,3 +74,25 @@ WHERE scope = $1 AND key = $2;
 -- One backward probe of the (stream_id, stream_version) index, however long the stream is.
 SELECT coalesce((SELECT stream_version FROM events WHERE stream_id = $1
                  ORDER BY stream_version DESC LIMIT 1), 0) AS version;
+
+-- name: write_small_append
+-- A small append in one round trip: the events, the head, the commit row and (when $17 is not
+-- NULL) the request's receipt. Large batches use COPY instead (see postgres.py).
+WITH inserted AS (
+    INSERT INTO events (position, event_id, stream_id, stream_version, event_type,
+                        schema_version, occurred_at, recorded_at, correlation_id, causation_id,
+                        actor, payload, entry_hash)
+    SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::int[],
+                         $7::timestamptz[], $8::timestamptz[], $9::uuid[], $10::uuid[],
+                         $11::text[], $12::jsonb[], $13::bytea[])
+), head AS (
+    UPDATE event_store_head
+    SET last_position = $14, last_hash = $15, last_recorded_at = $16
+    WHERE singleton
+), commit_row AS (
+    INSERT INTO event_store_commits (last_position, recorded_at, event_count)
+    VALUES ($14, $16, cardinality($1::bigint[]))
+)
+INSERT INTO command_receipts (scope, key, request_hash, status_code, response, last_position)
+SELECT $17, $18, $19, $20, $21, $14
+WHERE $17::text IS NOT NULL;

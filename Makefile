@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help venv up down status test unit lint demo bench schemas
+.PHONY: help venv up down status test unit lint demo serve bench schemas
 
 help:
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -38,8 +38,12 @@ test: up lint ## everything: lint, unit and integration tests against the real s
 demo: up ## the main job (see README)
 	@$(BIN)/fees demo
 
+serve: up ## the HTTP API on 127.0.0.1:58000 (OpenAPI at /docs) and the sandbox gateway on :59100
+	@$(BIN)/python -m payments.sandbox --port 59100 & $(BIN)/fees serve
+
 bench: up ## every benchmark; prints `bench: <metric> <value>` lines
 	@$(BIN)/python bench/append_relay.py
+	@$(BIN)/python bench/payments_http.py
 
 schemas: venv ## regenerate the checked-in JSON Schema files
 	@$(BIN)/fees schemas write

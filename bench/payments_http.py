@@ -9,7 +9,7 @@ Prints `bench: paid_dossiers_per_s`, `bench: request_p50_ms`, `bench: request_p9
 requests: file, checkout, pay page) and `bench: requests_per_s`. A dossier counts as paid when its
 PaymentCaptured event is in the store. Bounded: --dossiers journeys, at most --timeout-s seconds.
 
-    .venv/bin/python bench/payments_http.py [--dossiers 2000] [--concurrency 48] [--workers 2]
+    .venv/bin/python bench/payments_http.py [--dossiers 4000] [--concurrency 32] [--workers 1]
 """
 
 import argparse
@@ -190,9 +190,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--dossiers", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=48)
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--dossiers", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--timeout-s", type=float, default=300.0)
     asyncio.run(run(parser.parse_args()))
 

@@ -67,8 +67,10 @@ def _flag(
 ) -> GatewayCallbackFlagged:
     return GatewayCallbackFlagged(
         payment_id=None if state is None else state.payment_id,
+        gateway=result.gateway,
         order_ref=result.order_ref,
         flag=flag,
+        gateway_reported_success=result.succeeded,
         expected_amount=None if expected_minor is None else Money(amount_minor=expected_minor),
         received_amount=Money(amount_minor=result.amount_minor),
         evidence_id=evidence_id,

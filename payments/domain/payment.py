@@ -127,7 +127,8 @@ def _evolve_money(state: Payment, event: EventPayload) -> Payment:
         case ReceiptIssued():
             return replace(state, receipt_number=event.receipt_number)
         case LateCaptureAccepted():
-            return replace(state, status=PaymentStatus.SUCCEEDED)
+            # Keeping the money answers the refund proposal raised with the late capture.
+            return replace(state, status=PaymentStatus.SUCCEEDED, open_proposals={})
     return state
 
 
@@ -349,14 +350,28 @@ def decide_refund(
             method=method,
             agency_code=state.agency_code,
             unit_code=state.unit_code,
+            procedure_code=state.procedure_code,
+            from_suspense=state.status == PaymentStatus.CAPTURED_AFTER_EXPIRY,
         )
     ]
 
 
 def decide_accept_late_capture(state: Payment, accepted_by: str, reason: str) -> list[EventPayload]:
     _require(state, "accept the late capture of", {PaymentStatus.CAPTURED_AFTER_EXPIRY})
+    if state.refunded_minor:
+        raise InvalidTransitionError(
+            "accept the late capture of", state.status.value, "part of it was refunded already"
+        )
     return [
-        LateCaptureAccepted(payment_id=state.payment_id, accepted_by=accepted_by, reason=reason)
+        LateCaptureAccepted(
+            payment_id=state.payment_id,
+            amount=PositiveMoney(amount_minor=state.captured_minor),
+            agency_code=state.agency_code,
+            unit_code=state.unit_code,
+            procedure_code=state.procedure_code,
+            accepted_by=accepted_by,
+            reason=reason,
+        )
     ]
 
 

@@ -205,8 +205,10 @@ class GatewayCallbackFlagged(EventPayload):
     schema_version: ClassVar[int] = 1
 
     payment_id: UUID | None
+    gateway: Code
     order_ref: OrderRef
     flag: CallbackFlag
+    gateway_reported_success: bool  # True: the gateway says money moved (the ledger holds it)
     expected_amount: Money | None
     received_amount: Money | None
     evidence_id: UUID
@@ -220,6 +222,10 @@ class LateCaptureAccepted(EventPayload):
     schema_version: ClassVar[int] = 1
 
     payment_id: UUID
+    amount: PositiveMoney
+    agency_code: Code
+    unit_code: Code
+    procedure_code: Code
     accepted_by: OfficerId
     reason: Reason
 
@@ -252,6 +258,8 @@ class RefundIssued(EventPayload):
     method: PaymentMethod
     agency_code: Code
     unit_code: Code
+    procedure_code: Code
+    from_suspense: bool = False  # money captured after expiry and never accepted as a fee
 
 
 class ReceiptIssued(EventPayload):

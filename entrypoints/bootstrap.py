@@ -26,17 +26,22 @@ class Runtime:
 
 def all_migrations() -> list[Migration]:
     """Every context's migrations, applied together in file-name order."""
-    payments = migrations_in(resources.files("payments.adapters.sql").joinpath("migrations"))
-    return [*event_store_migrations(), *payments]
+    contexts = ["payments", "ledger", "metrics"]
+    folders = [
+        migrations_in(resources.files(f"{context}.adapters.sql").joinpath("migrations"))
+        for context in contexts
+    ]
+    return [*event_store_migrations(), *(m for folder in folders for m in folder)]
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
-    return event_topic_specs(
-        sorted(set(settings.topic_by_context().values())),
-        settings.topic_partitions,
-        settings.topic_replication_factor,
-        settings.topic_min_insync_replicas,
-    )
+    """The event topics, and a dead-letter topic beside each (one partition: it is small)."""
+    names = sorted(set(settings.topic_by_context().values()))
+    replication = (settings.topic_replication_factor, settings.topic_min_insync_replicas)
+    return [
+        *event_topic_specs(names, settings.topic_partitions, *replication),
+        *event_topic_specs([f"{name}.dlq" for name in names], 1, *replication),
+    ]
 
 
 async def create_pool(settings: Settings) -> asyncpg.Pool:

@@ -220,6 +220,15 @@ def token(
     console.print(tokens.issue(principal, datetime.now(UTC)), soft_wrap=True)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def worker(context: typer.Context) -> None:
+    """Run a Faust worker (ledger and metrics agents); extra options go to Faust."""
+    from entrypoints.worker import main as worker_main
+
+    _settings()
+    worker_main(list(context.args) or None)
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"),

@@ -59,6 +59,17 @@ class Settings(BaseSettings):
     gateway_pay_url: str
     gateway_api_url: str
 
+    # Faust workers. Production values; tests and the demo lower the timeouts (faster joins).
+    stream_session_timeout_s: float = Field(default=60.0, gt=0)
+    stream_heartbeat_interval_s: float = Field(default=3.0, gt=0)
+    stream_rebalance_timeout_s: float = Field(default=60.0, gt=0)
+    stream_commit_interval_s: float = Field(default=2.8, gt=0)
+    stream_recovery_delay_s: float = Field(default=10.0, ge=0)
+    stream_batch_max: int = Field(default=2000, ge=1, le=20_000)
+    stream_batch_within_s: float = Field(default=0.2, gt=0, le=10)
+    stream_web_enabled: bool = False
+    stream_web_port: int = Field(default=6066, ge=1, le=65535)
+
     business_zone: str = "Asia/Ho_Chi_Minh"
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

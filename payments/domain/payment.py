@@ -226,6 +226,9 @@ def decide_checkout(
         CheckoutStarted(
             payment_id=state.payment_id,
             attempt=state.attempts + 1,
+            agency_code=state.agency_code,
+            unit_code=state.unit_code,
+            procedure_code=state.procedure_code,
             gateway=gateway,
             order_ref=order_ref,
             amount=PositiveMoney(amount_minor=state.due_minor),

@@ -143,6 +143,9 @@ class CheckoutStarted(EventPayload):
 
     payment_id: UUID
     attempt: Annotated[StrictInt, Field(ge=1, le=100)]
+    agency_code: Code
+    unit_code: Code
+    procedure_code: Code
     gateway: Code
     order_ref: OrderRef
     amount: PositiveMoney

@@ -1,0 +1,65 @@
+"""The Faust worker: one app, the ledger and metrics agents, a PostgreSQL pool opened lazily.
+
+Run with `fees worker` (several processes share the partitions of one consumer group).
+"""
+
+import asyncio
+
+import asyncpg
+import faust
+
+from entrypoints.bootstrap import create_pool
+from entrypoints.settings import Settings, load_settings
+from events.registry import default_registry
+from events.streaming.app import create_streaming_app
+from ledger.streams.agents import register_ledger_agent
+from metrics.streams.agents import register_metrics_agents
+
+
+class LazyPool:
+    """The asyncpg pool, created on first use inside the worker's event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+
+    async def __call__(self) -> asyncpg.Pool:
+        async with self._lock:
+            if self._pool is None:
+                self._pool = await create_pool(self._settings)
+            return self._pool
+
+
+def build_worker(settings: Settings) -> faust.App:
+    app = create_streaming_app(settings)
+    registry = default_registry()
+    topic = app.topic(settings.topic_payments_events, key_type=bytes, value_type=bytes)
+    dead_letters = app.topic(
+        f"{settings.topic_payments_events}.dlq", key_type=bytes, value_type=bytes,
+        partitions=1,
+    )  # fmt: skip
+    pool = LazyPool(settings)
+    register_ledger_agent(
+        app, topic, dead_letters, pool, registry,
+        batch_max=settings.stream_batch_max, within_s=settings.stream_batch_within_s,
+    )  # fmt: skip
+    register_metrics_agents(
+        app, topic, dead_letters, pool, registry,
+        batch_max=settings.stream_batch_max, within_s=settings.stream_batch_within_s,
+        partitions=settings.topic_partitions,
+    )  # fmt: skip
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start a worker; `argv` are Faust's own worker options (e.g. ["--loglevel", "info"])."""
+    import sys
+
+    app = build_worker(load_settings())
+    sys.argv = ["fees-worker", "worker", *(argv or ["--loglevel", "warning"])]
+    app.main()
+
+
+if __name__ == "__main__":
+    main()

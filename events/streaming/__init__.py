@@ -1,0 +1,1 @@
+"""The one Faust application and what every agent shares (decoding, dead letters)."""

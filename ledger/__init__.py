@@ -1,0 +1,1 @@
+"""The double-entry ledger: posting rules (pure), journal storage, balances, its Faust agent."""

@@ -1,0 +1,1 @@
+"""Chart of accounts and posting rules. Pure: no I/O."""

@@ -1,0 +1,1 @@
+"""Online-payment-rate metrics per day, unit, agency and procedure."""

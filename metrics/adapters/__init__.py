@@ -1,0 +1,1 @@
+"""PostgreSQL history of the metrics and the queries over it."""

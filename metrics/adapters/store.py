@@ -1,0 +1,101 @@
+"""The metrics' PostgreSQL history: batch increments (inside a stream consumer's transaction) and
+the report with the rates of docs/metrics.md."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+import asyncpg
+
+from events.sqlfiles import load_statements
+from metrics.domain.rules import COUNTERS, MetricFacts, merge, rate
+
+SQL = load_statements("metrics.adapters.sql", "metrics.sql")
+REPORT_ROWS_MAX = 5000
+Dimension = Literal["all", "level", "unit", "agency", "procedure"]
+Period = Literal["day", "month"]
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    period: date
+    dimension: str
+    counts: dict[str, int]
+    median_seconds_to_payment: float | None
+
+    @property
+    def online_filing_rate(self) -> float | None:
+        filed = self.counts["filed_online"] + self.counts["filed_counter"]
+        return rate(self.counts["filed_online"], filed)
+
+    @property
+    def online_payment_rate(self) -> float | None:
+        paid = self.counts["paid_online"] + self.counts["paid_counter"]
+        return rate(self.counts["paid_online"], paid)
+
+    @property
+    def payment_success_rate(self) -> float | None:
+        return rate(self.counts["paid_online"], self.counts["checkout_attempts"])
+
+
+async def record_facts(connection: asyncpg.Connection, facts: Sequence[MetricFacts]) -> None:
+    """Add one batch's facts (inside the consumer's transaction)."""
+    totals = merge([delta for fact in facts for delta in fact.deltas])
+    if totals:
+        keys = list(totals)
+        await connection.execute(
+            SQL["add_daily"],
+            [key.business_date for key in keys], [key.unit_code for key in keys],
+            [key.agency_code for key in keys], [key.procedure_code for key in keys],
+            *[[totals[key][name] for key in keys] for name in COUNTERS],
+        )  # fmt: skip
+    levels = {unit: level for fact in facts for unit, level in fact.unit_levels.items()}
+    if levels:
+        await connection.execute(SQL["set_unit_levels"], list(levels), list(levels.values()))
+    opened = [t for fact in facts for t in fact.timings if t.requested_at is not None]
+    if opened:
+        await connection.execute(
+            SQL["open_timings"], [t.payment_id for t in opened], [t.requested_at for t in opened]
+        )
+    closed = [
+        (t.payment_id, t.captured_at, t.key)
+        for fact in facts
+        for t in fact.timings
+        if t.captured_at is not None and t.key is not None
+    ]
+    if closed:
+        await connection.execute(
+            SQL["close_timings"], [c[0] for c in closed], [c[1] for c in closed],
+            [c[2].business_date for c in closed], [c[2].unit_code for c in closed],
+            [c[2].agency_code for c in closed], [c[2].procedure_code for c in closed],
+        )  # fmt: skip
+
+
+class MetricsQueries:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def report(
+        self, first_day: date, last_day: date, by: Dimension = "all", period: Period = "day"
+    ) -> list[MetricRow]:
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(
+                SQL["report"], first_day, last_day, by, period, REPORT_ROWS_MAX
+            )
+        return [
+            MetricRow(
+                period=row["period"],
+                dimension=row["dimension"],
+                counts={name: int(row[name]) for name in COUNTERS},
+                median_seconds_to_payment=(
+                    None if row["median_seconds"] is None else float(row["median_seconds"])
+                ),
+            )
+            for row in rows
+        ]
+
+    async def dead_letters(self) -> dict[str, int]:
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(SQL["dead_letters"])
+        return {row["consumer_name"]: int(row["dead_letters"]) for row in rows}

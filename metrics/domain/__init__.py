@@ -1,0 +1,1 @@
+"""Metric rules: which event counts toward what. Pure."""

@@ -1,0 +1,1 @@
+"""HTTP routes and the Prometheus export of the metrics."""

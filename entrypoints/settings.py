@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     gateway_api_url: str
 
     # Faust workers. Production values; tests and the demo lower the timeouts (faster joins).
+    stream_app_id: str = "province-fees"  # the consumer group; tests use their own
     stream_session_timeout_s: float = Field(default=60.0, gt=0)
     stream_heartbeat_interval_s: float = Field(default=3.0, gt=0)
     stream_rebalance_timeout_s: float = Field(default=60.0, gt=0)

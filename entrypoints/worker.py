@@ -11,7 +11,7 @@ import faust
 from entrypoints.bootstrap import create_pool
 from entrypoints.settings import Settings, load_settings
 from events.registry import default_registry
-from events.streaming.app import create_streaming_app
+from events.streaming.app import StreamingOptions, create_streaming_app
 from ledger.streams.agents import register_ledger_agent
 from metrics.streams.agents import register_metrics_agents
 
@@ -31,8 +31,24 @@ class LazyPool:
             return self._pool
 
 
+def streaming_options(settings: Settings) -> StreamingOptions:
+    return StreamingOptions(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        partitions=settings.topic_partitions,
+        replication_factor=settings.topic_replication_factor,
+        session_timeout_s=settings.stream_session_timeout_s,
+        heartbeat_interval_s=settings.stream_heartbeat_interval_s,
+        rebalance_timeout_s=settings.stream_rebalance_timeout_s,
+        commit_interval_s=settings.stream_commit_interval_s,
+        recovery_delay_s=settings.stream_recovery_delay_s,
+        web_enabled=settings.stream_web_enabled,
+        web_port=settings.stream_web_port,
+        app_id=settings.stream_app_id,
+    )
+
+
 def build_worker(settings: Settings) -> faust.App:
-    app = create_streaming_app(settings)
+    app = create_streaming_app(streaming_options(settings))
     registry = default_registry()
     topic = app.topic(settings.topic_payments_events, key_type=bytes, value_type=bytes)
     dead_letters = app.topic(

@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> None:
     import sys
 
     app = build_worker(load_settings())
-    sys.argv = ["fees-worker", "worker", *(argv or ["--loglevel", "warning"])]
+    # Faust's own web server is not used (the API serves /metrics); it would also fight over
+    # port 6066 when several workers run on one machine.
+    sys.argv = ["fees-worker", "worker", "--without-web", *(argv or ["--loglevel", "warn"])]
     app.main()
 
 

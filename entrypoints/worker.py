@@ -12,8 +12,8 @@ from entrypoints.bootstrap import create_pool
 from entrypoints.settings import Settings, load_settings
 from events.registry import default_registry
 from events.streaming.app import StreamingOptions, create_streaming_app
-from ledger.streams.agents import register_ledger_agent
-from metrics.streams.agents import register_metrics_agents
+from ledger.streams.agents import ledger_consumer, register_ledger_agent
+from metrics.streams.agents import metrics_consumer, register_metrics_agents
 
 
 class LazyPool:
@@ -57,11 +57,11 @@ def build_worker(settings: Settings) -> faust.App:
     )  # fmt: skip
     pool = LazyPool(settings)
     register_ledger_agent(
-        app, topic, dead_letters, pool, registry,
+        app, topic, dead_letters, ledger_consumer(pool), registry,
         batch_max=settings.stream_batch_max, within_s=settings.stream_batch_within_s,
     )  # fmt: skip
     register_metrics_agents(
-        app, topic, dead_letters, pool, registry,
+        app, topic, dead_letters, metrics_consumer(pool), registry,
         batch_max=settings.stream_batch_max, within_s=settings.stream_batch_within_s,
         partitions=settings.topic_partitions,
     )  # fmt: skip

@@ -1,20 +1,34 @@
 """The loop every batch agent runs: take events, decode, dead-letter the bad ones, apply."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 import faust
 import structlog
 
 from events.registry import EventRegistry
-from events.streaming.consumers import BatchConsumer
-from events.streaming.decoding import DeadLetter, decode
+from events.streaming.consumers import BatchOutcome
+from events.streaming.decoding import DeadLetter, DecodedEvent, decode
 
 log = structlog.get_logger("events.streaming")
 
 
+class Applier(Protocol):
+    """What an agent hands its batches to (BatchConsumer in production, a recorder in tests)."""
+
+    consumer_name: str
+
+    async def consume(
+        self, topic: str, items: Sequence[DecodedEvent | DeadLetter]
+    ) -> BatchOutcome: ...
+
+
+ConsumerFactory = Callable[[], Awaitable[Applier]]
+
+
 async def consume_batches(
     stream: faust.StreamT[bytes],
-    consumer: Callable[[], Awaitable[BatchConsumer]],
+    consumer: ConsumerFactory,
     registry: EventRegistry,
     dead_letter_topic: faust.TopicT,
     *,

@@ -18,7 +18,7 @@ from faust.types import TableT
 from events.registry import EventRegistry
 from events.streaming.consumers import BatchConsumer
 from events.streaming.decoding import DecodedEvent, decode
-from events.streaming.runner import consume_batches
+from events.streaming.runner import ConsumerFactory, consume_batches
 from metrics.adapters.store import record_facts
 from metrics.domain.rules import facts_for
 
@@ -35,20 +35,24 @@ def live_key(partition: int, business_day: str, unit: str, agency: str, procedur
     return f"p{partition}|{business_day}|{unit}|{agency}|{procedure}|{counter}"
 
 
+def metrics_consumer(pool: Callable[[], Awaitable[asyncpg.Pool]]) -> ConsumerFactory:
+    async def consumer() -> BatchConsumer:
+        return BatchConsumer(await pool(), METRICS_CONSUMER, record_events)
+
+    return consumer
+
+
 def register_metrics_agents(
     app: faust.App,
     topic: faust.TopicT,
     dead_letter_topic: faust.TopicT,
-    pool: Callable[[], Awaitable[asyncpg.Pool]],
+    consumer: ConsumerFactory,
     registry: EventRegistry,
     *,
     batch_max: int,
     within_s: float,
     partitions: int,
 ) -> TableT[str, int]:
-    async def consumer() -> BatchConsumer:
-        return BatchConsumer(await pool(), METRICS_CONSUMER, record_events)
-
     @app.agent(topic, name=METRICS_CONSUMER)
     async def record_metrics(stream: faust.StreamT[bytes]) -> None:
         await consume_batches(

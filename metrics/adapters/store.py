@@ -99,3 +99,18 @@ class MetricsQueries:
         async with self._pool.acquire() as connection:
             rows = await connection.fetch(SQL["dead_letters"])
         return {row["consumer_name"]: int(row["dead_letters"]) for row in rows}
+
+    async def cumulative_by_unit(self) -> list[tuple[str, str, dict[str, int]]]:
+        """(unit, level, all-time counters) for the Prometheus export."""
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(SQL["cumulative"])
+        return [
+            (row["unit_code"], row["level"], {name: int(row[name]) for name in COUNTERS})
+            for row in rows
+        ]
+
+    async def consumer_positions(self) -> dict[str, int]:
+        """The highest store position each stream consumer has applied."""
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(SQL["consumer_positions"])
+        return {row["consumer_name"]: int(row["highest"]) for row in rows}

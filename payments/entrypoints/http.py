@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from events.clock_and_ids import Clock, IdGenerator
@@ -30,6 +30,7 @@ from payments.adapters.gateway.ports import (
 from payments.adapters.payment_views import PaymentFilter, PaymentQueries
 from payments.domain.callbacks import GatewayResult
 from payments.domain.errors import ForbiddenError, NotFoundError, PaymentsDomainError
+from payments.domain.payment import PaymentStatus
 from payments.service.handlers import PaymentsService, payment_id_of
 from payments.service.ports import Idempotency
 from payments.service.refunds import RefundsService
@@ -56,6 +57,8 @@ from schemas.events.payments_v1 import ReceiptIssued
 
 log = structlog.get_logger("payments.http")
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:\-]{8,200}$"
+CODE_PATTERN = r"^[A-Z0-9][A-Z0-9._\-]{0,63}$"
+RECEIPT_NUMBER_PATTERN = r"^[A-Z0-9][A-Z0-9._\-]{0,63}-[0-9]{4}-[0-9]{6,}$"
 GATEWAY_PRINCIPAL = Principal(subject="gateway", role=Role.SYSTEM)
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem} for status in (400, 401, 403, 404, 409, 422)
@@ -190,9 +193,9 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
     async def list_payments(
         api: Api,
         caller: Caller,
-        status: Annotated[str | None, Query(max_length=32)] = None,
-        unit_code: Annotated[str | None, Query(max_length=64)] = None,
-        procedure_code: Annotated[str | None, Query(max_length=64)] = None,
+        status: PaymentStatus | None = None,
+        unit_code: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+        procedure_code: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
         requested_from: datetime | None = None,
         requested_before: datetime | None = None,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -203,8 +206,9 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
         if caller.role == Role.CLERK:
             unit_code = caller.unit_code
         where = PaymentFilter(
-            status, unit_code, procedure_code, citizen_id, requested_from, requested_before
-        )
+            status.value if status else None, unit_code, procedure_code, citizen_id,
+            requested_from, requested_before,
+        )  # fmt: skip
         try:
             ids, next_cursor = await api.queries.page(where, cursor, limit)
         except ValueError as error:
@@ -294,7 +298,11 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
         )  # fmt: skip
 
     @router.get("/receipts/{receipt_number}", response_model=ReceiptView, tags=["payments"])
-    async def get_receipt(receipt_number: str, api: Api, caller: Caller) -> ReceiptView:
+    async def get_receipt(
+        receipt_number: Annotated[str, Path(pattern=RECEIPT_NUMBER_PATTERN)],
+        api: Api,
+        caller: Caller,
+    ) -> ReceiptView:
         payment_id = await api.queries.payment_by_receipt(receipt_number)
         if payment_id is None:
             raise NotFoundError(f"no receipt {receipt_number}", receipt_number=receipt_number)

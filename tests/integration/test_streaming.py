@@ -16,11 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from entrypoints.bootstrap import Runtime
+from entrypoints.http import create_app
 from entrypoints.settings import REPOSITORY_ROOT, Settings
 from events.kafka.producer import create_producer
 from events.kafka.relay import OutboxRelay
@@ -29,6 +31,7 @@ from ledger.domain.posting import entry_for
 from metrics.domain.rules import facts_for, merge
 from payments.adapters.schedule_files import load_fee_schedule, load_units
 from payments.simulation import Simulation
+from schemas.api.auth import Principal, Role
 
 CATCH_UP_TIMEOUT_S = float(os.environ.get("FEES_TEST_CATCH_UP_TIMEOUT_S", "180"))
 START_AT = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
@@ -197,6 +200,41 @@ async def test_two_workers_build_the_ledger_and_metrics_of_the_store(
     await wait_until_caught_up(runtime.pool, simulated, expected)
     assert await members_with_partitions(settings) == 2
     await assert_ledger_and_metrics_match(runtime)
+    await assert_reports_over_http(settings, runtime)
+
+
+async def assert_reports_over_http(settings: Settings, runtime: Runtime) -> None:
+    """Finance reads the trial balance, the rates and the Prometheus export through the API."""
+    app = create_app(settings, background=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api,
+    ):
+        token = app.state.tokens.issue(Principal(subject="ke-toan-1", role=Role.FINANCE),
+                                       datetime.now(UTC))  # fmt: skip
+        finance = {"Authorization": f"Bearer {token}"}
+        trial = (await api.get("/ledger/trial-balance", headers=finance)).json()
+        assert trial["balanced"] and trial["total_debit_minor"] > 0
+        rates = await api.get(
+            "/reports/online-payment-rates",
+            params={"first_day": "2026-11-24", "last_day": "2026-11-25", "by": "level"},
+            headers=finance,
+        )
+        levels = {row["dimension"]: row for row in rates.json()}
+        assert set(levels) <= {"province", "district", "commune"} and levels
+        direct = await direct_metrics(runtime)
+        assert sum(row["counts"]["paid_online"] for row in rates.json()) == sum(
+            counts["paid_online"] for counts in direct.values()
+        )
+        exported = (await api.get("/metrics", headers=finance)).text
+        assert "fees_paid_online_total{" in exported
+        assert 'fees_consumer_lag_events{consumer="ledger"} 0' in exported
+        citizen = app.state.tokens.issue(Principal(subject="079123456789", role=Role.CITIZEN),
+                                         datetime.now(UTC))  # fmt: skip
+        denied = await api.get(
+            "/ledger/trial-balance", headers={"Authorization": f"Bearer {citizen}"}
+        )
+        assert denied.status_code == 403
 
 
 async def test_killed_worker_and_redelivered_events_change_nothing(

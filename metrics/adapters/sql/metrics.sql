@@ -80,3 +80,21 @@ LIMIT $5;
 
 -- name: dead_letters
 SELECT consumer_name, count(*)::bigint AS dead_letters FROM dead_letters GROUP BY consumer_name;
+
+-- name: cumulative
+-- All-time counters per unit, its level and channel-like measure, for Prometheus.
+SELECT m.unit_code, coalesce(u.administrative_level, 'unknown') AS level,
+       sum(filed_online)::bigint AS filed_online, sum(filed_counter)::bigint AS filed_counter,
+       sum(fee_bearing_filed)::bigint AS fee_bearing_filed,
+       sum(checkout_attempts)::bigint AS checkout_attempts,
+       sum(paid_online)::bigint AS paid_online, sum(paid_counter)::bigint AS paid_counter,
+       sum(paid_online_minor)::bigint AS paid_online_minor,
+       sum(paid_counter_minor)::bigint AS paid_counter_minor,
+       sum(refunds)::bigint AS refunds, sum(refunds_minor)::bigint AS refunds_minor
+FROM metric_daily m LEFT JOIN metric_units u USING (unit_code)
+GROUP BY m.unit_code, u.administrative_level
+ORDER BY m.unit_code;
+
+-- name: consumer_positions
+SELECT consumer_name, min(last_position)::bigint AS lowest, max(last_position)::bigint AS highest
+FROM consumer_progress GROUP BY consumer_name;

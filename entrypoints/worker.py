@@ -12,8 +12,9 @@ from entrypoints.bootstrap import create_pool
 from entrypoints.settings import Settings, load_settings
 from events.registry import default_registry
 from events.streaming.app import StreamingOptions, create_streaming_app
-from ledger.streams.agents import ledger_consumer, register_ledger_agent
-from metrics.streams.agents import metrics_consumer, register_metrics_agents
+from events.streaming.runner import register_batch_agent
+from ledger.streams.agents import ledger_consumer
+from metrics.streams.agents import live_counters, metrics_consumer
 
 
 class LazyPool:
@@ -56,14 +57,16 @@ def build_worker(settings: Settings) -> faust.App:
         partitions=1,
     )  # fmt: skip
     pool = LazyPool(settings)
-    register_ledger_agent(
-        app, topic, dead_letters, ledger_consumer(pool), registry,
+    live = (
+        live_counters(app, partitions=settings.topic_partitions)
+        if settings.stream_live_metrics
+        else None
+    )
+    register_batch_agent(
+        app, "projections", topic, dead_letters,
+        [ledger_consumer(pool), metrics_consumer(pool)], registry,
         batch_max=settings.stream_batch_max, within_s=settings.stream_batch_within_s,
-    )  # fmt: skip
-    register_metrics_agents(
-        app, topic, dead_letters, metrics_consumer(pool), registry,
-        batch_max=settings.stream_batch_max, within_s=settings.stream_batch_within_s,
-        partitions=settings.topic_partitions,
+        on_batch=None if live is None else live.apply,
     )  # fmt: skip
     return app
 

@@ -7,6 +7,7 @@ worker dies before the commit, nothing happened and Kafka delivers the batch aga
 after, the redelivered events are dropped as duplicates. Either way each event counts once.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,8 @@ from events.sqlfiles import load_statements
 from events.streaming.decoding import DeadLetter, DecodedEvent
 
 SQL = load_statements("events.streaming.sql", "consumers.sql")
+TRANSIENT_RETRY_COUNT_MAX = 5
+TRANSIENT_RETRY_PAUSE_S = 0.05
 
 Apply = Callable[[asyncpg.Connection, list[DecodedEvent]], Awaitable[None]]
 
@@ -43,6 +46,18 @@ class BatchConsumer:
         self._apply = apply
 
     async def consume(self, topic: str, items: Sequence[DecodedEvent | DeadLetter]) -> BatchOutcome:
+        """Apply the batch; a deadlock or serialization failure (another worker on the same
+        rows) rolls it back whole, so it is simply tried again, a bounded number of times."""
+        for attempt in range(TRANSIENT_RETRY_COUNT_MAX):
+            try:
+                return await self._consume_once(topic, items)
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+                await asyncio.sleep(TRANSIENT_RETRY_PAUSE_S * (attempt + 1))
+        return await self._consume_once(topic, items)
+
+    async def _consume_once(
+        self, topic: str, items: Sequence[DecodedEvent | DeadLetter]
+    ) -> BatchOutcome:
         partitions = sorted({item.partition for item in items})
         if not partitions:
             return BatchOutcome(0, 0, 0)
@@ -78,6 +93,8 @@ class BatchConsumer:
                         [d.partition for d in dead], [d.offset for d in dead],
                         [d.key for d in dead], [d.value for d in dead], [d.reason for d in dead],
                     )  # fmt: skip
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            raise  # transient: consume() tries the batch again
         except asyncpg.PostgresError as error:
             raise InfrastructureError(
                 f"{self.consumer_name}: batch not applied: {error}"

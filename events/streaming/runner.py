@@ -28,17 +28,19 @@ ConsumerFactory = Callable[[], Awaitable[Applier]]
 
 async def consume_batches(
     stream: faust.StreamT[bytes],
-    consumer: ConsumerFactory,
+    consumers: Sequence[ConsumerFactory],
     registry: EventRegistry,
     dead_letter_topic: faust.TopicT,
     *,
     batch_max: int,
     within_s: float,
+    on_batch: Callable[[list[DecodedEvent]], None] | None = None,
 ) -> None:
     """Batches bounded by size and time, so throughput does not hang on one round trip per
-    event. A bad message goes to the dead-letter topic (and table) with its reason; the rest of
-    the batch goes on. Offsets are acknowledged by Faust after the batch's transaction."""
-    applier = await consumer()
+    event. Each batch is decoded once and handed to every applier (each in its own transaction,
+    with its own progress). A bad message goes to the dead-letter topic (and table) with its
+    reason; the rest of the batch goes on. Faust acknowledges the offsets after the batch."""
+    appliers = [await consumer() for consumer in consumers]
     # take_events is on faust's Stream class but missing from its StreamT protocol.
     batches = stream.take_events(batch_max, within=within_s)  # type: ignore[attr-defined]
     async for events in batches:
@@ -61,9 +63,37 @@ async def consume_batches(
                     key=item.key, value=item.value, headers=[("reason", item.reason.encode())]
                 )
         topic = events[0].message.topic
-        outcome = await applier.consume(topic, items)
-        if outcome.dead_letters or outcome.duplicates:
-            log.warning(
-                "stream.batch_anomalies", consumer=applier.consumer_name,
-                dead_letters=outcome.dead_letters, duplicates=outcome.duplicates,
-            )  # fmt: skip
+        if on_batch is not None:  # in-worker caches (Faust tables) see every decoded event
+            on_batch([item for item in items if isinstance(item, DecodedEvent)])
+        for applier in appliers:
+            outcome = await applier.consume(topic, items)
+            if outcome.dead_letters or outcome.duplicates:
+                log.info(
+                    "stream.batch_anomalies", consumer=applier.consumer_name,
+                    dead_letters=outcome.dead_letters, duplicates=outcome.duplicates,
+                )  # fmt: skip
+
+
+def register_batch_agent(
+    app: faust.App,
+    name: str,
+    topic: faust.TopicT,
+    dead_letter_topic: faust.TopicT,
+    consumers: Sequence[ConsumerFactory],
+    registry: EventRegistry,
+    *,
+    batch_max: int,
+    within_s: float,
+    on_batch: Callable[[list[DecodedEvent]], None] | None = None,
+) -> faust.types.AgentT[bytes]:
+    """One agent feeding several projections (the ledger and the metrics): decoding a message
+    costs more than applying it, so it is decoded once, not once per projection."""
+
+    @app.agent(topic, name=name)
+    async def project(stream: faust.StreamT[bytes]) -> None:
+        await consume_batches(
+            stream, consumers, registry, dead_letter_topic, batch_max=batch_max,
+            within_s=within_s, on_batch=on_batch,
+        )  # fmt: skip
+
+    return project

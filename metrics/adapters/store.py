@@ -43,14 +43,17 @@ async def record_facts(connection: asyncpg.Connection, facts: Sequence[MetricFac
     """Add one batch's facts (inside the consumer's transaction)."""
     totals = merge([delta for fact in facts for delta in fact.deltas])
     if totals:
-        keys = list(totals)
+        # Sorted: two workers adding to the same rows then lock them in the same order (no
+        # deadlock; measured: unsorted, two workers deadlocked within seconds).
+        keys = sorted(totals, key=lambda k: (k.business_date, k.unit_code, k.agency_code,
+                                              k.procedure_code))  # fmt: skip
         await connection.execute(
             SQL["add_daily"],
             [key.business_date for key in keys], [key.unit_code for key in keys],
             [key.agency_code for key in keys], [key.procedure_code for key in keys],
             *[[totals[key][name] for key in keys] for name in COUNTERS],
         )  # fmt: skip
-    levels = {unit: level for fact in facts for unit, level in fact.unit_levels.items()}
+    levels = dict(sorted({u: lv for fact in facts for u, lv in fact.unit_levels.items()}.items()))
     if levels:
         await connection.execute(SQL["set_unit_levels"], list(levels), list(levels.values()))
     opened = [t for fact in facts for t in fact.timings if t.requested_at is not None]

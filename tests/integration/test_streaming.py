@@ -186,8 +186,9 @@ async def members_with_partitions(settings: Settings) -> int:
     finally:
         await admin.close()
     (group,) = response.groups  # (error, group, state, protocol_type, protocol, members)
-    members = group[5]
-    return sum(1 for member in members if member[4])  # member_assignment bytes
+    if group[2] != "Stable":
+        return 0
+    return sum(1 for member in group[5] if member[4])  # member_assignment bytes
 
 
 async def test_two_workers_build_the_ledger_and_metrics_of_the_store(
@@ -196,9 +197,14 @@ async def test_two_workers_build_the_ledger_and_metrics_of_the_store(
     expected = len({row[0] for row in await direct_ledger(runtime)})
     workers.start()
     workers.start()
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+    while time.monotonic() < deadline:  # both workers hold partitions before events flow
+        if await members_with_partitions(settings) == 2:
+            break
+        await asyncio.sleep(0.5)
+    assert await members_with_partitions(settings) == 2
     await relay_all(runtime, settings)
     await wait_until_caught_up(runtime.pool, simulated, expected)
-    assert await members_with_partitions(settings) == 2
     await assert_ledger_and_metrics_match(runtime)
     await assert_reports_over_http(settings, runtime)
 

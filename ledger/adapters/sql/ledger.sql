@@ -23,6 +23,7 @@ SELECT np.account_code, ne.business_date,
        sum(greatest(np.amount_minor, 0)), sum(greatest(-np.amount_minor, 0))
 FROM new_postings np JOIN new_entries ne USING (event_id)
 GROUP BY np.account_code, ne.business_date
+ORDER BY np.account_code, ne.business_date  -- one lock order for every worker: no deadlock
 ON CONFLICT (account_code, business_date) DO UPDATE
 SET debit_minor = ledger_daily_balances.debit_minor + EXCLUDED.debit_minor,
     credit_minor = ledger_daily_balances.credit_minor + EXCLUDED.credit_minor;

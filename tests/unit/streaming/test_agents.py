@@ -12,8 +12,8 @@ from events.kafka.messages import message_for
 from events.registry import default_registry
 from events.streaming.consumers import BatchOutcome
 from events.streaming.decoding import DeadLetter, DecodedEvent
-from ledger.streams.agents import register_ledger_agent
-from metrics.streams.agents import register_metrics_agents
+from events.streaming.runner import register_batch_agent
+from metrics.streams.agents import live_counters
 from tests.unit.history import simulated_history
 
 
@@ -48,7 +48,7 @@ def messages(count: int) -> list[tuple[bytes, bytes]]:
     return rows
 
 
-async def test_ledger_agent_batches_and_dead_letters() -> None:
+async def test_projection_agent_batches_and_dead_letters() -> None:
     app = faust.App(f"test-{uuid.uuid4().hex[:6]}", broker="kafka://127.0.0.1:1", store="memory://")
     topic = app.topic("payments.events.v1", key_type=bytes, value_type=bytes)
     applier, dead = RecordingApplier(), RecordingTopic()
@@ -56,15 +56,10 @@ async def test_ledger_agent_batches_and_dead_letters() -> None:
     async def consumer() -> RecordingApplier:
         return applier
 
-    agent = register_ledger_agent(
-        app,
-        topic,
-        dead,
-        consumer,
-        default_registry(),
-        batch_max=5,
-        within_s=0.01,  # type: ignore[arg-type]
-    )
+    agent = register_batch_agent(
+        app, "projections", topic, dead, [consumer], default_registry(),  # type: ignore[arg-type, list-item]
+        batch_max=5, within_s=0.01,
+    )  # fmt: skip
     good = messages(12)
     async with agent.test_context() as context:
         for key, value in good[:6]:
@@ -79,33 +74,26 @@ async def test_ledger_agent_batches_and_dead_letters() -> None:
     assert len(dead.sent) == 1 and dead.sent[0]["key"] == b"payment-broken"
 
 
-async def test_live_metrics_agent_counts_into_its_table() -> None:
+async def test_live_counters_count_each_event_once_into_the_faust_table() -> None:
     app = faust.App(f"test-{uuid.uuid4().hex[:6]}", broker="kafka://127.0.0.1:1", store="memory://")
     topic = app.topic("payments.events.v1", key_type=bytes, value_type=bytes)
+    live = live_counters(app, partitions=1)
+    applier = RecordingApplier()
 
     async def consumer() -> RecordingApplier:
-        return RecordingApplier()
+        return applier
 
-    table = register_metrics_agents(
-        app,
-        topic,
-        RecordingTopic(),
-        consumer,
-        default_registry(),  # type: ignore[arg-type]
-        batch_max=5,
-        within_s=0.01,
-        partitions=1,
-    )
-    live_agent = app.agents["metrics_live"]
+    agent = register_batch_agent(
+        app, "projections", topic, RecordingTopic(), [consumer], default_registry(),  # type: ignore[arg-type, list-item]
+        batch_max=7, within_s=0.01, on_batch=live.apply,
+    )  # fmt: skip
     history = simulated_history(20)
     filed_online = sum(
-        1
-        for _, event in history
+        1 for _, event in history
         if event.event_type == "DossierFiled" and event.channel == "online"  # type: ignore[attr-defined]
-    )
-    async with live_agent.test_context() as context:
-        for envelope, _ in history:
+    )  # fmt: skip
+    async with agent.test_context() as context:
+        for envelope, _ in history + history[:10]:  # the first ten delivered twice
             message = message_for(envelope.model_dump())
             await context.put(message.value, key=message.key)
-    counted = sum(value for key, value in table.data.items() if key.endswith("|filed_online"))
-    assert counted == filed_online > 0
+    assert live.totals("filed_online") == filed_online > 0

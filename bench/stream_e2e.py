@@ -1,0 +1,196 @@
+"""Benchmark (issue #4): payment events from append to ledger and metrics, end to end.
+
+A seeded simulation produces about 200,000 payment events (built before timing). They are appended
+at a steady offered rate (default 10,000 events/s, in batches every 100 ms) while the outbox relay
+(`fees relay`) and Faust workers (`fees worker`) run as their own processes, on a fresh schema,
+fresh topics and a fresh consumer group. Measured:
+
+- e2e_events_per_s: events / (first append -> ledger and metrics consumers both at the head)
+- e2e_lag_p99_ms: p99 over journal entries of (entry posted - event recorded in the store)
+
+    .venv/bin/python bench/stream_e2e.py [--events 200000] [--rate 10000] [--workers 1]
+"""
+
+import argparse
+import asyncio
+import gc
+import os
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import suppress
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
+
+from entrypoints.bootstrap import all_migrations, create_pool, runtime, topic_specs
+from entrypoints.settings import Settings, load_settings
+from events.kafka.topics import ensure_topics
+from events.store.migrations import apply_migrations
+from events.store.ports import AppendRequest
+from payments.adapters.schedule_files import load_fee_schedule, load_units
+from payments.simulation import Simulation
+
+ROOT = Path(__file__).resolve().parents[1]
+START_AT = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+EVENTS_PER_DOSSIER = 5.0  # about, in the simulation's mix
+CATCH_UP_TIMEOUT_S = 600.0
+TICK_S = 0.1
+
+
+def build(event_target: int, seed: int) -> list[list[AppendRequest]]:
+    simulation = Simulation(load_fee_schedule(), load_units(), seed=seed, start_at=START_AT)
+    batches = list(simulation.batches(int(event_target / EVENTS_PER_DOSSIER), 40))
+    return batches
+
+
+async def prepare(settings: Settings) -> None:
+    admin = await asyncpg.connect(settings.database_dsn.get_secret_value())
+    try:
+        await admin.execute(f'CREATE SCHEMA "{settings.database_schema}"')
+    finally:
+        await admin.close()
+    pool = await create_pool(settings)
+    try:
+        async with pool.acquire() as connection:
+            await apply_migrations(connection, all_migrations())
+    finally:
+        await pool.close()
+    await ensure_topics(settings.kafka_bootstrap_servers, topic_specs(settings))
+
+
+async def clean_up(settings: Settings) -> None:
+    admin = await asyncpg.connect(settings.database_dsn.get_secret_value())
+    try:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{settings.database_schema}" CASCADE')
+    finally:
+        await admin.close()
+    kafka = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await kafka.start()
+    try:
+        names = [spec.name for spec in topic_specs(settings)]
+        existing = set(await kafka.list_topics())
+        await kafka.delete_topics(
+            [n for n in existing if n in names or settings.stream_app_id in n]
+        )
+    finally:
+        await kafka.close()
+
+
+def start(arguments: list[str], environment: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "entrypoints.cli", *arguments], cwd=ROOT, env=environment,
+            stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+async def offered_load(store: object, batches: list[list[AppendRequest]], rate: int) -> None:
+    """Append at about `rate` events/s: each tick appends what the schedule says is due."""
+    sent, started = 0, time.perf_counter()
+    pending = iter(batches)
+    for batch in pending:
+        await store.append_batch(batch)  # type: ignore[attr-defined]
+        sent += sum(len(request.events) for request in batch)
+        ahead_s = sent / rate - (time.perf_counter() - started)
+        if ahead_s > 0:
+            await asyncio.sleep(ahead_s)
+
+
+async def caught_up(pool: asyncpg.Pool, head: int) -> bool:
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(
+            "SELECT consumer_name, max(last_position) AS top FROM consumer_progress "
+            "GROUP BY consumer_name"
+        )
+    tops = {row["consumer_name"]: row["top"] for row in rows}
+    return tops.get("ledger") == head and tops.get("metrics") == head
+
+
+async def lag_p99_ms(pool: asyncpg.Pool) -> float:
+    async with pool.acquire() as connection:
+        value = await connection.fetchval(
+            "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY "
+            "extract(epoch FROM j.posted_at - e.recorded_at)) "
+            "FROM journal_entries j JOIN events e USING (event_id)"
+        )
+    return float(value) * 1000
+
+
+async def run(arguments: argparse.Namespace) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    base = load_settings()
+    settings = load_settings(
+        database_schema=f"bench_e2e_{suffix}",
+        topic_payments_events=f"{base.topic_payments_events}.bench{suffix}",
+        topic_reconciliation_events=f"{base.topic_reconciliation_events}.bench{suffix}",
+        stream_app_id=f"bench-{suffix}",
+    )
+    print(f"building ~{arguments.events} simulated events ...", flush=True)
+    batches = build(arguments.events, seed=5)
+    total = sum(len(request.events) for batch in batches for request in batch)
+    gc.freeze()  # the prebuilt history stays in memory; keep the GC from rescanning it
+    await prepare(settings)
+    environment = {
+        **os.environ, "FEES_DATABASE_SCHEMA": settings.database_schema,
+        "FEES_TOPIC_PAYMENTS_EVENTS": settings.topic_payments_events,
+        "FEES_TOPIC_RECONCILIATION_EVENTS": settings.topic_reconciliation_events,
+        "FEES_STREAM_APP_ID": settings.stream_app_id, "FEES_STREAM_SESSION_TIMEOUT_S": "10",
+        "FEES_STREAM_HEARTBEAT_INTERVAL_S": "1", "FEES_STREAM_REBALANCE_TIMEOUT_S": "10",
+        "FEES_STREAM_RECOVERY_DELAY_S": "0", "FEES_LOG_LEVEL": "warning",
+        "FEES_RELAY_POLL_INTERVAL_S": "0.02",
+    }  # fmt: skip
+    logs = ROOT / ".stack" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    processes = [start(["relay"], environment, logs / "bench-relay.log")]
+    processes += [
+        start(["worker", "--loglevel", "warn"], environment, logs / f"bench-worker-{n}.log")
+        for n in range(arguments.workers)
+    ]
+    try:
+        async with runtime(settings) as rt:
+            await asyncio.sleep(arguments.warmup_s)  # let the workers join their group first
+            began = time.perf_counter()
+            await offered_load(rt.store, batches, arguments.rate)
+            appended = time.perf_counter()
+            head = (await rt.store.head()).position
+            deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+            while time.monotonic() < deadline:  # polling PostgreSQL: no event to wait on
+                if await caught_up(rt.pool, head):
+                    break
+                await asyncio.sleep(0.05)
+            finished = time.perf_counter()
+            if not await caught_up(rt.pool, head):
+                raise SystemExit("consumers did not catch up in time")
+            lag_ms = await lag_p99_ms(rt.pool)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=30)
+        if not arguments.keep:
+            await clean_up(settings)
+    print(f"events: {total}, offered {arguments.rate}/s, appended in {appended - began:.1f} s, "
+          f"caught up {finished - appended:.2f} s later, workers {arguments.workers}")  # fmt: skip
+    print(f"bench: e2e_events_per_s {total / (finished - began):.0f}")
+    print(f"bench: e2e_lag_p99_ms {lag_ms:.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--rate", type=int, default=10_000, help="offered append rate, events/s")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--warmup-s", type=float, default=20.0)
+    parser.add_argument("--keep", action="store_true")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -44,6 +44,7 @@ serve: up ## the HTTP API on 127.0.0.1:58000 (OpenAPI at /docs) and the sandbox 
 bench: up ## every benchmark; prints `bench: <metric> <value>` lines
 	@$(BIN)/python bench/append_relay.py
 	@$(BIN)/python bench/payments_http.py
+	@$(BIN)/python bench/stream_e2e.py
 
 schemas: venv ## regenerate the checked-in JSON Schema files
 	@$(BIN)/fees schemas write

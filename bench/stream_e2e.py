@@ -8,7 +8,7 @@ fresh topics and a fresh consumer group. Measured:
 - e2e_events_per_s: events / (first append -> ledger and metrics consumers both at the head)
 - e2e_lag_p99_ms: p99 over journal entries of (entry posted - event recorded in the store)
 
-    .venv/bin/python bench/stream_e2e.py [--events 200000] [--rate 10000] [--workers 1]
+    .venv/bin/python bench/stream_e2e.py [--events 200000] [--rate 10000] [--workers 2]
 """
 
 import argparse
@@ -186,7 +186,7 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--rate", type=int, default=10_000, help="offered append rate, events/s")
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--warmup-s", type=float, default=20.0)
     parser.add_argument("--keep", action="store_true")
     asyncio.run(run(parser.parse_args()))

@@ -19,16 +19,13 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
-from aiokafka.admin import AIOKafkaAdminClient
+from scratch import clean_up, prepare  # bench/scratch.py, beside this script
 
-from entrypoints.bootstrap import all_migrations, create_pool, runtime, topic_specs
+from entrypoints.bootstrap import runtime
 from entrypoints.settings import Settings, load_settings
 from events.kafka.producer import create_producer
 from events.kafka.reading import open_reader
 from events.kafka.relay import OutboxRelay
-from events.kafka.topics import ensure_topics
-from events.store.migrations import apply_migrations
 from events.store.ports import AppendRequest
 from events.store.postgres import PostgresEventStore
 from schemas.envelope import NewEvent
@@ -84,35 +81,6 @@ def bench_event(rng: random.Random, index: int) -> NewEvent:
 async def append_all(store: PostgresEventStore, batches: list[list[AppendRequest]]) -> None:
     for batch in batches:
         await store.append_batch(batch)
-
-
-async def prepare(settings: Settings) -> None:
-    admin = await asyncpg.connect(settings.database_dsn.get_secret_value())
-    try:
-        await admin.execute(f'CREATE SCHEMA "{settings.database_schema}"')
-    finally:
-        await admin.close()
-    pool = await create_pool(settings)
-    try:
-        async with pool.acquire() as connection:
-            await apply_migrations(connection, all_migrations())
-    finally:
-        await pool.close()
-    await ensure_topics(settings.kafka_bootstrap_servers, topic_specs(settings))
-
-
-async def clean_up(settings: Settings) -> None:
-    admin = await asyncpg.connect(settings.database_dsn.get_secret_value())
-    try:
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{settings.database_schema}" CASCADE')
-    finally:
-        await admin.close()
-    kafka_admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await kafka_admin.start()
-    try:
-        await kafka_admin.delete_topics([spec.name for spec in topic_specs(settings)])
-    finally:
-        await kafka_admin.close()
 
 
 async def consume_count(settings: Settings, topics: list[str], total: int) -> int:

@@ -24,12 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
-from aiokafka.admin import AIOKafkaAdminClient
+from scratch import clean_up, prepare  # bench/scratch.py, beside this script
 
-from entrypoints.bootstrap import all_migrations, create_pool, runtime, topic_specs
-from entrypoints.settings import Settings, load_settings
-from events.kafka.topics import ensure_topics
-from events.store.migrations import apply_migrations
+from entrypoints.bootstrap import runtime
+from entrypoints.settings import load_settings
 from events.store.ports import AppendRequest
 from payments.adapters.schedule_files import load_fee_schedule, load_units
 from payments.simulation import Simulation
@@ -45,39 +43,6 @@ def build(event_target: int, seed: int) -> list[list[AppendRequest]]:
     simulation = Simulation(load_fee_schedule(), load_units(), seed=seed, start_at=START_AT)
     batches = list(simulation.batches(int(event_target / EVENTS_PER_DOSSIER), 40))
     return batches
-
-
-async def prepare(settings: Settings) -> None:
-    admin = await asyncpg.connect(settings.database_dsn.get_secret_value())
-    try:
-        await admin.execute(f'CREATE SCHEMA "{settings.database_schema}"')
-    finally:
-        await admin.close()
-    pool = await create_pool(settings)
-    try:
-        async with pool.acquire() as connection:
-            await apply_migrations(connection, all_migrations())
-    finally:
-        await pool.close()
-    await ensure_topics(settings.kafka_bootstrap_servers, topic_specs(settings))
-
-
-async def clean_up(settings: Settings) -> None:
-    admin = await asyncpg.connect(settings.database_dsn.get_secret_value())
-    try:
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{settings.database_schema}" CASCADE')
-    finally:
-        await admin.close()
-    kafka = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await kafka.start()
-    try:
-        names = [spec.name for spec in topic_specs(settings)]
-        existing = set(await kafka.list_topics())
-        await kafka.delete_topics(
-            [n for n in existing if n in names or settings.stream_app_id in n]
-        )
-    finally:
-        await kafka.close()
 
 
 def start(arguments: list[str], environment: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -1,0 +1,44 @@
+"""A throwaway schema and topics for one benchmark run, so figures never mix with other data."""
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
+
+from entrypoints.bootstrap import all_migrations, create_pool, topic_specs
+from entrypoints.settings import Settings
+from events.kafka.topics import ensure_topics
+from events.store.migrations import apply_migrations
+
+
+async def prepare(settings: Settings) -> None:
+    """Create and migrate `settings.database_schema`; create the settings' topics."""
+    admin = await asyncpg.connect(settings.database_dsn.get_secret_value())
+    try:
+        await admin.execute(f'CREATE SCHEMA "{settings.database_schema}"')
+    finally:
+        await admin.close()
+    pool = await create_pool(settings)
+    try:
+        async with pool.acquire() as connection:
+            await apply_migrations(connection, all_migrations())
+    finally:
+        await pool.close()
+    await ensure_topics(settings.kafka_bootstrap_servers, topic_specs(settings))
+
+
+async def clean_up(settings: Settings) -> None:
+    """Drop the schema, the topics, and any topic of the run's Faust app (changelogs)."""
+    admin = await asyncpg.connect(settings.database_dsn.get_secret_value())
+    try:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{settings.database_schema}" CASCADE')
+    finally:
+        await admin.close()
+    kafka = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await kafka.start()
+    try:
+        names = {spec.name for spec in topic_specs(settings)}
+        existing = set(await kafka.list_topics())
+        doomed = [n for n in existing if n in names or n.startswith(f"{settings.stream_app_id}-")]
+        if doomed:
+            await kafka.delete_topics(doomed)
+    finally:
+        await kafka.close()

@@ -5,6 +5,7 @@ Every command reads its configuration from FEES_* variables (see entrypoints/set
 
 import asyncio
 import signal
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,7 +35,8 @@ audit_app = typer.Typer(
 schemas_app = typer.Typer(help="JSON Schema files of the event contracts.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(schemas_app, name="schemas")
-console = Console(stderr=False)
+# Piped output (CI logs, `| tee`) gets a readable width instead of rich's default 80 columns.
+console = Console(stderr=False, width=None if sys.stdout.isatty() else 150)
 
 
 def _settings() -> Settings:
@@ -293,38 +295,12 @@ def metrics_report(
             )
         finally:
             await pool.close()
+        from entrypoints.tables import rate_table
+
         console.print(rate_table(rows, by))
         return 0
 
     _run(command())
-
-
-def rate_table(rows: list[Any], by: str) -> Any:
-    from rich.table import Table
-
-    def percent(value: float | None) -> str:
-        return "-" if value is None else f"{value * 100:.2f}%"
-
-    table = Table(title="Online filing and payment rates")
-    columns = ("period", by, "filed online", "filed counter", "online filing", "paid online",
-               "paid counter", "online payment", "payment success", "median to pay")  # fmt: skip
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        median = row.median_seconds_to_payment
-        table.add_row(
-            str(row.period),
-            row.dimension,
-            str(row.counts["filed_online"]),
-            str(row.counts["filed_counter"]),
-            percent(row.online_filing_rate),
-            str(row.counts["paid_online"]),
-            str(row.counts["paid_counter"]),
-            percent(row.online_payment_rate),
-            percent(row.payment_success_rate),
-            "-" if median is None else f"{median / 60:.0f} min",
-        )
-    return table
 
 
 def _progress() -> Progress:

@@ -1,10 +1,16 @@
-"""The main demo (for now): sample events go into the store, through the outbox relay, onto Kafka.
+"""The main demo (for now): a simulated working day goes into the event store, through the outbox
+relay onto Kafka, and through a Faust worker into the ledger and the online-payment-rate metrics.
 
-Later issues grow it into a simulated working day (payments, ledger, reconciliation, audit).
+Later issues grow it (sandbox gateway over HTTP, reconciliation, audit and replay, HTML report).
 """
 
+import asyncio
+import os
 import random
+import sys
 from collections import Counter
+from datetime import UTC, datetime, time
+from time import monotonic
 
 from aiokafka import AIOKafkaConsumer
 from rich.console import Console
@@ -12,8 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from entrypoints.bootstrap import Runtime, all_migrations, runtime, topic_specs
-from entrypoints.sample_events import sample_batches
-from entrypoints.settings import Settings
+from entrypoints.settings import REPOSITORY_ROOT, Settings
+from entrypoints.tables import rate_table
 from events.kafka.messages import envelope_from_message, header
 from events.kafka.producer import create_producer
 from events.kafka.reading import open_reader, read_until_seen
@@ -21,8 +27,22 @@ from events.kafka.relay import OutboxRelay
 from events.kafka.topics import ensure_topics
 from events.store.migrations import apply_migrations
 from events.store.verify import verify_chain
+from ledger.adapters.journal import Journal
+from metrics.adapters.store import MetricsQueries
+from payments.adapters.schedule_files import load_fee_schedule, load_units
+from payments.domain.receipts import receipt_book_stream
+from payments.simulation import Simulation
+from schemas.time import BUSINESS_ZONE, business_date
 
 DEMO_DOSSIERS_PER_BATCH = 100
+DEMO_PROJECTION_TIMEOUT_S = 180.0
+# Short group timings so the demo's worker joins in seconds (production values: see settings).
+DEMO_WORKER_SETTINGS = {
+    "FEES_STREAM_SESSION_TIMEOUT_S": "10",
+    "FEES_STREAM_HEARTBEAT_INTERVAL_S": "1",
+    "FEES_STREAM_REBALANCE_TIMEOUT_S": "10",
+    "FEES_STREAM_RECOVERY_DELAY_S": "0",
+}
 DEMO_CONSUME_TIMEOUT_S = 60.0
 SHOWN_ARRIVALS_MAX = 12
 
@@ -46,6 +66,7 @@ async def run_demo(
             await _show_arrivals(consumer, console, appended_ids)
         finally:
             await consumer.stop()
+        await _project(rt, settings, console)
         report = await verify_chain(rt.store)
     verdict = "[green]intact[/green]" if report.intact else "[red]BROKEN[/red]"
     console.print(
@@ -53,6 +74,21 @@ async def run_demo(
     )
     console.print("next: `make test` runs the suite; `.venv/bin/fees --help` lists the commands")
     return 0 if report.intact else 1
+
+
+async def _simulation(rt: Runtime, seed: int) -> Simulation:
+    """Today's working day (08:00 in Hanoi), with receipt books continuing from the store."""
+    today = business_date(datetime.now(UTC))
+    start_at = datetime.combine(today, time(8, 0), tzinfo=BUSINESS_ZONE).astimezone(UTC)
+    schedule = load_fee_schedule()
+    agencies = {procedure.agency_code for procedure in schedule.procedures}
+    books = {
+        receipt_book_stream(agency, today.year): await rt.store.stream_version(
+            receipt_book_stream(agency, today.year)
+        )
+        for agency in sorted(agencies)
+    }
+    return Simulation(schedule, load_units(), seed=seed, start_at=start_at, book_versions=books)
 
 
 async def _append_samples(rt: Runtime, console: Console, dossier_count: int, seed: int) -> set[str]:
@@ -66,15 +102,17 @@ async def _append_samples(rt: Runtime, console: Console, dossier_count: int, see
         console=console,
     ) as progress:
         task = progress.add_task("append", total=dossier_count)
-        for batch in sample_batches(seed, dossier_count, DEMO_DOSSIERS_PER_BATCH):
+        simulation = await _simulation(rt, seed)
+        for batch in simulation.batches(dossier_count, DEMO_DOSSIERS_PER_BATCH):
             results = await rt.store.append_batch(batch)
             for request, result in zip(batch, results, strict=True):
                 if result.already_stored:
                     replayed += 1
                 else:
                     appended.update(str(event.event_id) for event in request.events)
-            progress.advance(task, len(batch) // 2)
+            progress.advance(task, sum(1 for r in batch if r.stream_id.startswith("dossier-")))
     head = await rt.store.head()
+    console.print(f"simulated: {simulation.stats}")
     console.print(
         f"event store: {len(appended)} events appended (head position {head.position})"
         + (f", {replayed} streams were already stored (idempotent replay)" if replayed else "")
@@ -121,3 +159,47 @@ async def _show_arrivals(consumer: AIOKafkaConsumer, console: Console, expected:
     if missing:
         raise RuntimeError(f"{len(missing)} appended events did not arrive on Kafka in time")
     console.print(f"[green]all {len(expected)} appended events arrived on Kafka[/green]")
+
+
+async def _project(rt: Runtime, settings: Settings, console: Console) -> None:
+    """Run a Faust worker until the ledger and metrics hold the whole store, then show them."""
+    head = (await rt.store.head()).position
+    environment = {**os.environ, **DEMO_WORKER_SETTINGS}
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "entrypoints.cli", "worker", "--loglevel", "warn",
+        cwd=REPOSITORY_ROOT, env=environment, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        with console.status("Faust worker: posting the day to the ledger and the metrics ..."):
+            await _wait_for_projections(rt, head)
+    finally:
+        worker.terminate()
+        await asyncio.wait_for(worker.wait(), timeout=30)
+    totals = await Journal(rt.pool).trial_balance()
+    table = Table(title="Ledger: trial balance (VND)")
+    for column in ("account", "debit", "credit"):
+        table.add_column(column, justify="left" if column == "account" else "right")
+    for line in totals:
+        table.add_row(line.account_code, f"{line.debit_minor:,}", f"{line.credit_minor:,}")
+    debit, credit = sum(t.debit_minor for t in totals), sum(t.credit_minor for t in totals)
+    table.add_row("TOTAL", f"{debit:,}", f"{credit:,}")
+    console.print(table)
+    today = business_date(datetime.now(UTC))
+    rows = await MetricsQueries(rt.pool).report(today, today, "level", "day")
+    console.print(rate_table(rows, "level"))
+
+
+async def _wait_for_projections(rt: Runtime, head: int) -> None:
+    deadline = monotonic() + DEMO_PROJECTION_TIMEOUT_S
+    while monotonic() < deadline:
+        async with rt.pool.acquire() as connection:
+            rows = await connection.fetch(
+                "SELECT consumer_name, max(last_position) AS top FROM consumer_progress "
+                "GROUP BY consumer_name"
+            )
+        tops = {row["consumer_name"]: row["top"] for row in rows}
+        if tops.get("ledger", 0) >= head and tops.get("metrics", 0) >= head:
+            return
+        await asyncio.sleep(0.5)
+    raise RuntimeError(f"the worker did not catch up in {DEMO_PROJECTION_TIMEOUT_S:.0f} s")

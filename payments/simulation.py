@@ -68,6 +68,7 @@ class Simulation:
         seed: int,
         start_at: datetime,
         mix: Mix | None = None,
+        book_versions: dict[str, int] | None = None,
     ) -> None:
         self._rng = random.Random(seed)
         self._ids = _Ids(self._rng)
@@ -75,7 +76,8 @@ class Simulation:
         self._units = units
         self._start_at = start_at
         self._mix = mix or Mix()
-        self._books = _Books()
+        # Receipt books continue where the store has them (a second run of the same day).
+        self._books = _Books(dict(book_versions or {}))
         on = business_date(start_at)
         self._procedures = [p for p in schedule.procedures_in_effect(on)]
         self.stats: dict[str, int] = {}

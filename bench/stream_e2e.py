@@ -29,6 +29,7 @@ from scratch import clean_up, prepare  # bench/scratch.py, beside this script
 from entrypoints.bootstrap import runtime
 from entrypoints.settings import load_settings
 from events.store.ports import AppendRequest
+from events.streaming.consumers import applied_positions
 from payments.adapters.schedule_files import load_fee_schedule, load_units
 from payments.simulation import Simulation
 
@@ -66,12 +67,7 @@ async def offered_load(store: object, batches: list[list[AppendRequest]], rate: 
 
 
 async def caught_up(pool: asyncpg.Pool, head: int) -> bool:
-    async with pool.acquire() as connection:
-        rows = await connection.fetch(
-            "SELECT consumer_name, max(last_position) AS top FROM consumer_progress "
-            "GROUP BY consumer_name"
-        )
-    tops = {row["consumer_name"]: row["top"] for row in rows}
+    tops = await applied_positions(pool)
     return tops.get("ledger") == head and tops.get("metrics") == head
 
 

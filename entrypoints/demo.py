@@ -27,6 +27,7 @@ from events.kafka.relay import OutboxRelay
 from events.kafka.topics import ensure_topics
 from events.store.migrations import apply_migrations
 from events.store.verify import verify_chain
+from events.streaming.consumers import applied_positions
 from ledger.adapters.journal import Journal
 from metrics.adapters.store import MetricsQueries
 from payments.adapters.schedule_files import load_fee_schedule, load_units
@@ -193,12 +194,7 @@ async def _project(rt: Runtime, settings: Settings, console: Console) -> None:
 async def _wait_for_projections(rt: Runtime, head: int) -> None:
     deadline = monotonic() + DEMO_PROJECTION_TIMEOUT_S
     while monotonic() < deadline:
-        async with rt.pool.acquire() as connection:
-            rows = await connection.fetch(
-                "SELECT consumer_name, max(last_position) AS top FROM consumer_progress "
-                "GROUP BY consumer_name"
-            )
-        tops = {row["consumer_name"]: row["top"] for row in rows}
+        tops = await applied_positions(rt.pool)
         if tops.get("ledger", 0) >= head and tops.get("metrics", 0) >= head:
             return
         await asyncio.sleep(0.5)

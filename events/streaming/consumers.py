@@ -119,3 +119,16 @@ def _fresh_events(
             fresh.append(item)
             high[item.partition] = item.envelope.position
     return fresh
+
+
+async def applied_positions(pool: asyncpg.Pool) -> dict[str, int]:
+    """consumer -> highest store position applied: caught up when it equals the store's head."""
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(SQL["applied_positions"])
+    return {row["consumer_name"]: int(row["position"]) for row in rows}
+
+
+async def dead_letter_counts(pool: asyncpg.Pool) -> dict[str, int]:
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(SQL["dead_letter_counts"])
+    return {row["consumer_name"]: int(row["dead_letters"]) for row in rows}

@@ -77,12 +77,12 @@ async def record_facts(connection: asyncpg.Connection, facts: Sequence[MetricFac
 
 class MetricsQueries:
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+        self.pool = pool
 
     async def report(
         self, first_day: date, last_day: date, by: Dimension = "all", period: Period = "day"
     ) -> list[MetricRow]:
-        async with self._pool.acquire() as connection:
+        async with self.pool.acquire() as connection:
             rows = await connection.fetch(
                 SQL["report"], first_day, last_day, by, period, REPORT_ROWS_MAX
             )
@@ -98,22 +98,11 @@ class MetricsQueries:
             for row in rows
         ]
 
-    async def dead_letters(self) -> dict[str, int]:
-        async with self._pool.acquire() as connection:
-            rows = await connection.fetch(SQL["dead_letters"])
-        return {row["consumer_name"]: int(row["dead_letters"]) for row in rows}
-
     async def cumulative_by_unit(self) -> list[tuple[str, str, dict[str, int]]]:
         """(unit, level, all-time counters) for the Prometheus export."""
-        async with self._pool.acquire() as connection:
+        async with self.pool.acquire() as connection:
             rows = await connection.fetch(SQL["cumulative"])
         return [
             (row["unit_code"], row["level"], {name: int(row[name]) for name in COUNTERS})
             for row in rows
         ]
-
-    async def consumer_positions(self) -> dict[str, int]:
-        """The highest store position each stream consumer has applied."""
-        async with self._pool.acquire() as connection:
-            rows = await connection.fetch(SQL["consumer_positions"])
-        return {row["consumer_name"]: int(row["highest"]) for row in rows}

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
+from events.streaming.consumers import applied_positions, dead_letter_counts
 from metrics.adapters.store import MetricsQueries
 from metrics.entrypoints.prometheus import exposition
 from schemas.api.auth import Principal, Role
@@ -71,8 +72,8 @@ def build_router(
     async def prometheus(store: Queries) -> PlainTextResponse:
         """Prometheus text format: all-time counters per unit, dead letters, consumer lag."""
         text = exposition(
-            await store.cumulative_by_unit(), await store.dead_letters(),
-            await store.consumer_positions(), await head_position(),
+            await store.cumulative_by_unit(), await dead_letter_counts(store.pool),
+            await applied_positions(store.pool), await head_position(),
         )  # fmt: skip
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 

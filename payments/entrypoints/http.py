@@ -30,7 +30,8 @@ from payments.adapters.gateway.ports import (
 from payments.adapters.payment_views import PaymentFilter, PaymentQueries
 from payments.domain.callbacks import GatewayResult
 from payments.domain.errors import ForbiddenError, NotFoundError, PaymentsDomainError
-from payments.domain.payment import PaymentStatus
+from payments.domain.payment import PaymentStatus, fold
+from payments.service.access import require_read
 from payments.service.handlers import PaymentsService, payment_id_of
 from payments.service.ports import Idempotency
 from payments.service.refunds import RefundsService
@@ -306,14 +307,17 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
         payment_id = await api.queries.payment_by_receipt(receipt_number)
         if payment_id is None:
             raise NotFoundError(f"no receipt {receipt_number}", receipt_number=receipt_number)
-        _, events = await api.payments.streams.load(f"payment-{payment_id}")
-        view = await api.payments.payment(_context(api, caller), payment_id)
-        issued_at = next(event.issued_at for event in events if isinstance(event, ReceiptIssued))
+        _, events = await api.payments.streams.load(f"payment-{payment_id}")  # one read
+        state = fold(events)
+        if state is None:
+            raise NotFoundError(f"no receipt {receipt_number}", receipt_number=receipt_number)
+        require_read(caller, state.citizen_id, state.unit_code, "receipt")
+        issued = next(event for event in events if isinstance(event, ReceiptIssued))
         return ReceiptView(
-            receipt_number=receipt_number, payment_id=payment_id, dossier_id=view.dossier_id,
-            agency_code=view.agency_code, unit_code=view.unit_code,
-            procedure_code=view.procedure_code, amount_minor=view.captured_minor,
-            method=view.method, issued_at=issued_at,
+            receipt_number=receipt_number, payment_id=payment_id, dossier_id=state.dossier_id,
+            agency_code=state.agency_code, unit_code=state.unit_code,
+            procedure_code=state.procedure_code, amount_minor=issued.amount.amount_minor,
+            method=state.method, issued_at=issued.issued_at,
         )  # fmt: skip
 
     @router.post(

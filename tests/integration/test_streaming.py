@@ -27,6 +27,7 @@ from entrypoints.http import create_app
 from entrypoints.settings import REPOSITORY_ROOT, Settings
 from events.kafka.producer import create_producer
 from events.kafka.relay import OutboxRelay
+from events.streaming.consumers import applied_positions
 from ledger.adapters.journal import Journal
 from ledger.domain.posting import entry_for
 from metrics.domain.rules import facts_for, merge
@@ -158,12 +159,8 @@ async def wait_until_caught_up(pool: asyncpg.Pool, head: int, expected_entries: 
     while time.monotonic() < deadline:
         async with pool.acquire() as connection:
             entries = await connection.fetchval("SELECT count(*) FROM journal_entries")
-            positions = await connection.fetch(
-                "SELECT consumer_name, max(last_position) AS top FROM consumer_progress "
-                "GROUP BY consumer_name"
-            )
+        tops = await applied_positions(pool)
         assert entries <= expected_entries, "more entries than events that post: double posting"
-        tops = {row["consumer_name"]: row["top"] for row in positions}
         if entries == expected_entries and tops.get("metrics") == tops.get("ledger") == head:
             return
         await asyncio.sleep(0.5)

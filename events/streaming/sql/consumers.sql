@@ -29,4 +29,9 @@ SELECT topic, partition, last_offset, last_position FROM consumer_progress
 WHERE consumer_name = $1 ORDER BY topic, partition;
 
 -- name: dead_letter_counts
-SELECT consumer_name, count(*) AS dead_letters FROM dead_letters GROUP BY consumer_name;
+SELECT consumer_name, count(*)::bigint AS dead_letters FROM dead_letters GROUP BY consumer_name;
+
+-- name: applied_positions
+-- The highest store position each consumer has applied (on any partition).
+SELECT consumer_name, max(last_position)::bigint AS position
+FROM consumer_progress GROUP BY consumer_name;

@@ -78,9 +78,6 @@ GROUP BY g.period, g.dimension
 ORDER BY g.period, g.dimension
 LIMIT $5;
 
--- name: dead_letters
-SELECT consumer_name, count(*)::bigint AS dead_letters FROM dead_letters GROUP BY consumer_name;
-
 -- name: cumulative
 -- All-time counters per unit, its level and channel-like measure, for Prometheus.
 SELECT m.unit_code, coalesce(u.administrative_level, 'unknown') AS level,
@@ -94,7 +91,3 @@ SELECT m.unit_code, coalesce(u.administrative_level, 'unknown') AS level,
 FROM metric_daily m LEFT JOIN metric_units u USING (unit_code)
 GROUP BY m.unit_code, u.administrative_level
 ORDER BY m.unit_code;
-
--- name: consumer_positions
-SELECT consumer_name, min(last_position)::bigint AS lowest, max(last_position)::bigint AS highest
-FROM consumer_progress GROUP BY consumer_name;

@@ -1,0 +1,1 @@
+"""Reconciliation: bank settlement import, matching, exceptions, day close and report."""

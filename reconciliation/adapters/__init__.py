@@ -1,0 +1,1 @@
+"""Adapters of reconciliation: statement parsers, PostgreSQL read model, reference data."""

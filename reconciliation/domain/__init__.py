@@ -1,0 +1,1 @@
+"""Pure reconciliation rules: no I/O, no clock, no randomness."""

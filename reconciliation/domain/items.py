@@ -1,0 +1,89 @@
+"""What reconciliation compares: bank lines, and the money the events say should reach the bank.
+
+`ItemFacts` are what the payment events recorded (amount, how it was taken, when, references).
+`expect` turns them into an `ExpectedItem` under a rules version: which bank account the money
+settles to, on which business day it was taken (after the route's cut-off), and on which banking
+day the bank should show it. Keeping facts and rules apart lets a past day be re-run with the
+rules in force that day.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from reconciliation.domain.calendar import BankingCalendar
+from reconciliation.domain.rules import MatchingRules, Route
+from schemas.events.reconciliation_v1 import Direction
+from schemas.time import BUSINESS_ZONE
+
+
+class ItemKind(StrEnum):
+    PAYMENT = "payment"  # a captured fee
+    UNAPPLIED_RECEIPT = "unapplied_receipt"  # gateway money no payment could take (in suspense)
+    REFUND = "refund"  # an issued refund, paid out by the bank
+
+
+@dataclass(frozen=True, slots=True)
+class BankLine:
+    key: str
+    bank_account: str
+    booking_date: date
+    amount_minor: int
+    direction: Direction
+    bank_reference: str
+    end_to_end_id: str | None
+    remittance_info: str | None
+    counterparty: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFacts:
+    item_id: UUID
+    kind: ItemKind
+    amount_minor: int
+    clearing_kind: str  # gateway | pos | cash | refunds
+    clearing_qualifier: str  # the gateway, unit or agency
+    occurred_at: datetime
+    references: tuple[str, ...]  # upper-cased: order refs, gateway refs, payment/dossier codes
+
+    @property
+    def clearing(self) -> str:
+        return f"{self.clearing_kind}:{self.clearing_qualifier}"
+
+    @property
+    def direction(self) -> Direction:
+        return Direction.DEBIT if self.kind is ItemKind.REFUND else Direction.CREDIT
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedItem:
+    facts: ItemFacts
+    route: Route
+    taken_on: date  # the business day the money was taken, after the route's cut-off
+    due_on: date  # the banking day the bank should show it
+
+    @property
+    def item_id(self) -> UUID:
+        return self.facts.item_id
+
+    @property
+    def amount_minor(self) -> int:
+        return self.facts.amount_minor
+
+
+def taken_on(occurred_at: datetime, route: Route) -> date:
+    local = occurred_at.astimezone(BUSINESS_ZONE)
+    day = local.date()
+    return day + timedelta(days=1) if local.time() >= route.cut_off_local else day
+
+
+def expect(
+    facts: ItemFacts, rules: MatchingRules, calendar: BankingCalendar
+) -> ExpectedItem | None:
+    """The item under these rules, or None when no route settles this kind of money."""
+    route = rules.route_for(facts.clearing_kind, facts.clearing_qualifier)
+    if route is None:
+        return None
+    day = taken_on(facts.occurred_at, route)
+    return ExpectedItem(facts, route, day, calendar.add_banking_days(day, route.lag_banking_days))

@@ -1,0 +1,50 @@
+"""Short, human-typable reference codes for payments and dossiers.
+
+A citizen paying by bank transfer (VietQR) types a transfer note by hand. A UUID is not typable,
+so each payment and dossier also has a code derived from its id: a two-letter prefix, ten
+Crockford base32 characters (the id's top 50 bits) and one check character. Crockford's alphabet
+has no I, L, O or U, and decoding maps the look-alikes (O->0, I/L->1), so what a payer mistypes in
+the usual ways still reads back. The check character catches a single wrong character and most
+swaps of two neighbours. Derivation is pure, so payments and reconciliation compute the same code
+without talking to each other.
+"""
+
+from uuid import UUID
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+LOOK_ALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+BODY_LENGTH = 10
+BODY_BITS = BODY_LENGTH * 5
+PAYMENT_PREFIX = "TT"  # "thanh toán": payment
+DOSSIER_PREFIX = "HS"  # "hồ sơ": dossier
+CODE_LENGTH = 2 + BODY_LENGTH + 1
+
+
+def _check_character(body: str) -> str:
+    weighted = sum((index + 1) * ALPHABET.index(char) for index, char in enumerate(body))
+    return ALPHABET[weighted % 31]  # 31 is prime: every single-character error changes the sum
+
+
+def reference_code(prefix: str, identifier: UUID) -> str:
+    value = identifier.int >> (128 - BODY_BITS)
+    body = "".join(ALPHABET[(value >> shift) & 31] for shift in range(BODY_BITS - 5, -1, -5))
+    return f"{prefix}{body}{_check_character(body)}"
+
+
+def payment_code(payment_id: UUID) -> str:
+    return reference_code(PAYMENT_PREFIX, payment_id)
+
+
+def dossier_code(dossier_id: UUID) -> str:
+    return reference_code(DOSSIER_PREFIX, dossier_id)
+
+
+def canonical_code(candidate: str) -> str | None:
+    """The code a 13-character candidate spells after look-alike repair, if its check holds."""
+    if len(candidate) != CODE_LENGTH:
+        return None
+    prefix, rest = candidate[:2], candidate[2:].translate(LOOK_ALIKES)
+    body, check = rest[:-1], rest[-1]
+    if any(char not in ALPHABET for char in rest):
+        return None
+    return f"{prefix}{body}{check}" if _check_character(body) == check else None

@@ -1,0 +1,102 @@
+"""Banking days honour weekends and Vietnamese holidays; transfer notes give up their codes even
+when typed with spaces, lower case, diacritics or look-alike letters, and nothing else does."""
+
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reconciliation.domain.errors import RulesError
+from reconciliation.domain.items import taken_on
+from reconciliation.domain.references import (
+    CONFIDENCE_FOLDED,
+    CONFIDENCE_REPAIRED,
+    CONFIDENCE_VERBATIM,
+    codes_in_note,
+    fold,
+)
+from schemas.codes import canonical_code, dossier_code, payment_code
+from tests.unit.reconciliation.recon_factories import CALENDAR, RULES
+
+
+def test_friday_plus_one_banking_day_is_monday() -> None:
+    assert CALENDAR.add_banking_days(date(2026, 11, 27), 1) == date(2026, 11, 30)
+
+
+def test_saturday_capture_with_lag_zero_is_due_monday() -> None:
+    assert CALENDAR.add_banking_days(date(2026, 11, 28), 0) == date(2026, 11, 30)
+
+
+def test_tet_holidays_are_not_banking_days() -> None:
+    # Friday 13 Feb 2026 + 1 banking day: the Tết week (16–20 Feb) and two weekends are skipped.
+    assert CALENDAR.add_banking_days(date(2026, 2, 13), 1) == date(2026, 2, 23)
+    assert CALENDAR.banking_days_between(date(2026, 2, 13), date(2026, 2, 23)) == 1
+
+
+def test_national_day_is_skipped() -> None:
+    assert CALENDAR.add_banking_days(date(2026, 8, 31), 1) == date(2026, 9, 3)
+
+
+def test_a_year_without_holiday_data_is_refused() -> None:
+    with pytest.raises(RulesError, match="outside the holiday calendar"):
+        CALENDAR.is_banking_day(date(2031, 3, 3))
+
+
+def test_cut_off_moves_late_captures_to_the_next_business_day() -> None:
+    cash = RULES.route_for("cash", "ANY-UNIT")
+    assert cash is not None  # cut-off 16:30 local = 09:30 UTC
+    assert taken_on(datetime(2026, 11, 24, 9, 29, tzinfo=UTC), cash) == date(2026, 11, 24)
+    assert taken_on(datetime(2026, 11, 24, 9, 30, tzinfo=UTC), cash) == date(2026, 11, 25)
+    # 18:00 UTC on the 24th is 01:00 on the 25th in Hà Nội: the 25th, well before its cut-off.
+    assert taken_on(datetime(2026, 11, 24, 18, 0, tzinfo=UTC), cash) == date(2026, 11, 25)
+
+
+def test_fold_removes_diacritics_case_and_separators() -> None:
+    assert fold("Nộp phí hồ sơ - Đăng ký") == "NOPPHIHOSODANGKY"
+
+
+def test_code_typed_verbatim_has_full_confidence() -> None:
+    code = payment_code(uuid.uuid4())
+    hits = codes_in_note(f"NOP PHI {code} NGUYEN VAN A")
+    assert [(hit.code, hit.confidence) for hit in hits] == [(code, CONFIDENCE_VERBATIM)]
+
+
+def test_code_typed_with_spaces_lower_case_and_diacritics_is_found() -> None:
+    code = payment_code(uuid.uuid4())
+    typed = f"nộp phí {code[:2].lower()} {code[2:6].lower()} {code[6:]}"
+    assert [(hit.code, hit.confidence) for hit in codes_in_note(typed)] == [
+        (code, CONFIDENCE_FOLDED)
+    ]
+
+
+def test_look_alike_letters_are_repaired_with_lower_confidence() -> None:
+    code = next(c for c in (payment_code(uuid.uuid4()) for _ in range(500)) if "0" in c[2:])
+    typed = code[:2] + code[2:].replace("0", "O")
+    assert [(hit.code, hit.confidence) for hit in codes_in_note(typed)] == [
+        (code, CONFIDENCE_REPAIRED)
+    ]
+
+
+def test_dossier_codes_are_found_too() -> None:
+    code = dossier_code(uuid.uuid4())
+    assert codes_in_note(f"ho so {code}")[0].code == code
+
+
+@given(
+    st.uuids(), st.integers(min_value=2, max_value=12), st.sampled_from("ABCDEFGHJKMNPQRSTVWXYZ")
+)
+def test_one_wrong_character_never_passes_the_check(
+    identifier: uuid.UUID, at: int, char: str
+) -> None:
+    code = payment_code(identifier)
+    wrong = code[:at] + char + code[at + 1 :]
+    if wrong != code:
+        assert canonical_code(wrong) is None
+
+
+@given(st.text(max_size=80))
+def test_free_text_without_codes_yields_nothing_wrong(text: str) -> None:
+    for hit in codes_in_note(text):
+        assert canonical_code(hit.code) == hit.code  # anything found checks out

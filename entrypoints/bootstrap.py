@@ -8,11 +8,17 @@ from importlib import resources
 import asyncpg
 
 from entrypoints.settings import Settings
+from events.clock_and_ids import Clock, IdGenerator, RandomIds, SystemClock
 from events.errors import InfrastructureError
 from events.kafka.topics import TopicRouter, TopicSpec, event_topic_specs
+from events.projection import CatchUpProjector
 from events.registry import EventRegistry, default_registry
 from events.store.migrations import Migration, event_store_migrations, migrations_in
 from events.store.postgres import PostgresEventStore, init_connection
+from reconciliation.adapters.projection import ReconciliationProjection
+from reconciliation.adapters.read_model import PostgresReadModel
+from reconciliation.adapters.reference_data import load_calendar, load_rules_book
+from reconciliation.service.context import Reconciler
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,7 @@ class Runtime:
 
 def all_migrations() -> list[Migration]:
     """Every context's migrations, applied together in file-name order."""
-    contexts = ["payments", "ledger", "metrics"]
+    contexts = ["payments", "ledger", "metrics", "reconciliation"]
     folders = [
         migrations_in(resources.files(f"{context}.adapters.sql").joinpath("migrations"))
         for context in contexts
@@ -86,3 +92,26 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
         yield build_runtime(settings, pool)
     finally:
         await pool.close()
+
+
+RECONCILIATION_PROJECTION_BATCH_MAX = 50  # events per page: a statement chunk holds 1000 lines
+
+
+def build_reconciler(
+    runtime: Runtime, *, clock: Clock | None = None, ids: IdGenerator | None = None
+) -> Reconciler:
+    """The reconciliation use cases' dependencies around an open runtime."""
+    settings = runtime.settings
+    projector = CatchUpProjector(
+        runtime.pool, runtime.store, ReconciliationProjection(runtime.registry),
+        batch_max=RECONCILIATION_PROJECTION_BATCH_MAX,
+    )  # fmt: skip
+    return Reconciler(
+        store=runtime.store,
+        registry=runtime.registry,
+        read_model=PostgresReadModel(runtime.pool, projector),
+        rules_book=load_rules_book(settings.recon_rules_file),
+        calendar=load_calendar(settings.recon_holidays_file),
+        clock=clock or SystemClock(),
+        ids=ids or RandomIds(),
+    )

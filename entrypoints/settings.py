@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     stream_live_metrics: bool = False
     stream_web_port: int = Field(default=6066, ge=1, le=65535)
 
+    # Reconciliation reference data; empty: the files shipped in reconciliation/data/.
+    recon_rules_file: Path | None = None
+    recon_holidays_file: Path | None = None
+    recon_csv_mappings_file: Path | None = None
+
     business_zone: str = "Asia/Ho_Chi_Minh"
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -51,7 +51,12 @@ def streaming_options(settings: Settings) -> StreamingOptions:
 def build_worker(settings: Settings) -> faust.App:
     app = create_streaming_app(streaming_options(settings))
     registry = default_registry()
-    topic = app.topic(settings.topic_payments_events, key_type=bytes, value_type=bytes)
+    # Payment events and reconciliation decisions both post to the ledger: one agent, two topics
+    # (the consumer's progress is kept per topic and partition).
+    topic = app.topic(
+        settings.topic_payments_events, settings.topic_reconciliation_events,
+        key_type=bytes, value_type=bytes,
+    )  # fmt: skip
     dead_letters = app.topic(
         f"{settings.topic_payments_events}.dlq", key_type=bytes, value_type=bytes,
         partitions=1,

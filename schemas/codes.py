@@ -4,9 +4,9 @@ A citizen paying by bank transfer (VietQR) types a transfer note by hand. A UUID
 so each payment and dossier also has a code derived from its id: a two-letter prefix, ten
 Crockford base32 characters (the id's top 50 bits) and one check character. Crockford's alphabet
 has no I, L, O or U, and decoding maps the look-alikes (O->0, I/L->1), so what a payer mistypes in
-the usual ways still reads back. The check character catches a single wrong character and most
-swaps of two neighbours. Derivation is pure, so payments and reconciliation compute the same code
-without talking to each other.
+the usual ways still reads back. The check character (Luhn mod 32) catches a single wrong
+character and most swaps of two neighbours. Derivation is pure, so payments and reconciliation
+compute the same code without talking to each other.
 """
 
 from uuid import UUID
@@ -17,12 +17,18 @@ BODY_LENGTH = 10
 BODY_BITS = BODY_LENGTH * 5
 PAYMENT_PREFIX = "TT"  # "thanh toán": payment
 DOSSIER_PREFIX = "HS"  # "hồ sơ": dossier
+REFUND_PREFIX = "HT"  # "hoàn tiền": refund
 CODE_LENGTH = 2 + BODY_LENGTH + 1
 
 
 def _check_character(body: str) -> str:
-    weighted = sum((index + 1) * ALPHABET.index(char) for index, char in enumerate(body))
-    return ALPHABET[weighted % 31]  # 31 is prime: every single-character error changes the sum
+    """Luhn mod 32: catches every single wrong character and most swaps of two neighbours."""
+    base, factor, total = len(ALPHABET), 2, 0
+    for char in reversed(body):
+        addend = factor * ALPHABET.index(char)
+        total += addend // base + addend % base
+        factor = 3 - factor  # 2, 1, 2, 1, … from the right
+    return ALPHABET[-total % base]
 
 
 def reference_code(prefix: str, identifier: UUID) -> str:
@@ -37,6 +43,10 @@ def payment_code(payment_id: UUID) -> str:
 
 def dossier_code(dossier_id: UUID) -> str:
     return reference_code(DOSSIER_PREFIX, dossier_id)
+
+
+def refund_code(refund_id: UUID) -> str:
+    return reference_code(REFUND_PREFIX, refund_id)
 
 
 def canonical_code(candidate: str) -> str | None:

@@ -59,19 +59,21 @@ async def consume_batches(
         ]
         for item in items:
             if isinstance(item, DeadLetter):
-                await dead_letter_topic.send(
-                    key=item.key, value=item.value, headers=[("reason", item.reason.encode())]
-                )
-        topic = events[0].message.topic
+                headers = [("reason", item.reason.encode()), ("source-topic", item.topic.encode())]
+                await dead_letter_topic.send(key=item.key, value=item.value, headers=headers)
         if on_batch is not None:  # in-worker caches (Faust tables) see every decoded event
             on_batch([item for item in items if isinstance(item, DecodedEvent)])
-        for applier in appliers:
-            outcome = await applier.consume(topic, items)
-            if outcome.dead_letters or outcome.duplicates:
-                log.info(
-                    "stream.batch_anomalies", consumer=applier.consumer_name,
-                    dead_letters=outcome.dead_letters, duplicates=outcome.duplicates,
-                )  # fmt: skip
+        by_topic: dict[str, list[DecodedEvent | DeadLetter]] = {}
+        for event, item in zip(events, items, strict=True):
+            by_topic.setdefault(event.message.topic, []).append(item)
+        for topic, topic_items in by_topic.items():  # progress is kept per topic and partition
+            for applier in appliers:
+                outcome = await applier.consume(topic, topic_items)
+                if outcome.dead_letters or outcome.duplicates:
+                    log.info(
+                        "stream.batch_anomalies", consumer=applier.consumer_name, topic=topic,
+                        dead_letters=outcome.dead_letters, duplicates=outcome.duplicates,
+                    )  # fmt: skip
 
 
 def register_batch_agent(

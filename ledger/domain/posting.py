@@ -5,6 +5,8 @@ posts at most one entry, identified by the event's id, so posting the same event
 recognisable and refused by the journal. The table in docs/ledger.md is this module in words.
 """
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
@@ -13,22 +15,16 @@ from events.errors import ensure
 from ledger.domain.accounts import AccountClass, account
 from schemas.envelope import EventEnvelope, EventPayload
 from schemas.events.payments_v1 import (
-    CallbackFlag,
     GatewayCallbackFlagged,
     LateCaptureAccepted,
     PaymentCaptured,
     PaymentMethod,
     RefundIssued,
 )
+from schemas.events.reconciliation_v1 import Direction, Match, MatchUndone, SettlementsMatched
 from schemas.time import business_date
 
 UNAPPLIED = "UNAPPLIED"  # suspense for gateway money that no payment can take
-# Flags whose callbacks moved money (when the gateway reported success) that no fee can absorb.
-MONEY_MOVING_FLAGS = {
-    CallbackFlag.AMOUNT_MISMATCH,
-    CallbackFlag.DOUBLE_PAYMENT,
-    CallbackFlag.UNKNOWN_ORDER,
-}
 
 
 @dataclass(frozen=True)
@@ -97,10 +93,63 @@ def _refund(event: RefundIssued) -> tuple[str, tuple[Posting, ...]]:
     return "refund approved, owed to the citizen", postings
 
 
+CLEARING_CLASSES = {
+    "gateway": AccountClass.GATEWAY_CLEARING,
+    "pos": AccountClass.POS_CLEARING,
+    "cash": AccountClass.CASH_ON_HAND,
+    "refunds": AccountClass.REFUNDS_PAYABLE,
+    "suspense": AccountClass.SUSPENSE,
+}
+
+
+def _settlements(matches: Sequence[Match], sign: int) -> tuple[Posting, ...]:
+    """Bank settlements, summed per account: a credit debits the bank with what arrived and the
+    gateway fee expense with what the gateway kept, and credits the clearing account with the
+    gross it clears; a debit (a refund paid out) does the reverse without a fee. `sign` -1
+    reverses an undone match."""
+    totals: dict[str, int] = defaultdict(int)
+    for match in matches:
+        kind, qualifier = match.clearing.split(":", 1)
+        clearing = account(CLEARING_CLASSES[kind], qualifier)
+        bank = account(AccountClass.BANK, match.bank_account)
+        if match.direction is Direction.CREDIT:
+            totals[bank] += match.net_minor
+            totals[account(AccountClass.GATEWAY_FEE_EXPENSE, qualifier)] += match.fee_minor
+            totals[clearing] -= match.gross_minor
+        else:
+            totals[clearing] += match.gross_minor
+            totals[bank] -= match.net_minor
+    return tuple(Posting(code, sign * amount) for code, amount in sorted(totals.items()) if amount)
+
+
+def _settlement_entry(
+    envelope: EventEnvelope, event: SettlementsMatched | MatchUndone
+) -> JournalEntry | None:
+    if isinstance(event, SettlementsMatched):
+        postings = _settlements(event.matches, 1)
+        description = f"bank settlement of {len(event.matches)} match(es)"
+    else:
+        postings = _settlements([event.match], -1)
+        description = "bank settlement undone"
+    if not postings:
+        return None
+    return JournalEntry(
+        event_id=envelope.event_id,
+        position=envelope.position,
+        event_type=envelope.event_type,
+        business_date=event.business_date,
+        occurred_at=envelope.occurred_at,
+        description=description,
+        postings=postings,
+    )
+
+
 def entry_for(envelope: EventEnvelope, event: EventPayload) -> JournalEntry | None:
     """The journal entry an event posts, or None for events that move no money."""
     moment = envelope.occurred_at
     match event:
+        case SettlementsMatched() | MatchUndone():
+            return _settlement_entry(envelope, event)
         case PaymentCaptured():
             description, postings, moment = _capture(event)
         case LateCaptureAccepted():
@@ -114,17 +163,12 @@ def entry_for(envelope: EventEnvelope, event: EventPayload) -> JournalEntry | No
             )  # fmt: skip
         case RefundIssued():
             description, postings = _refund(event)
-        case GatewayCallbackFlagged() if (
-            event.gateway_reported_success
-            and event.flag in MONEY_MOVING_FLAGS
-            and event.received_amount is not None
-            and event.received_amount.amount_minor > 0
-        ):
+        case GatewayCallbackFlagged() if (moved := event.moved_money) is not None:
             description = f"gateway money without a fee to take it ({event.flag.value})"
             postings = _pair(
                 account(AccountClass.GATEWAY_CLEARING, event.gateway),
                 account(AccountClass.SUSPENSE, UNAPPLIED),
-                event.received_amount.amount_minor, payment_id=event.payment_id,
+                moved.amount_minor, payment_id=event.payment_id,
             )  # fmt: skip
         case _:
             return None

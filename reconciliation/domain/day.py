@@ -32,8 +32,11 @@ from schemas.events.reconciliation_v1 import (
     SettlementsMatched,
 )
 
-MANUAL_STAGES = {DecisionKind.MATCH: MatchStage.MANUAL, DecisionKind.SPLIT: MatchStage.MANUAL,
-                 DecisionKind.WRITE_OFF: MatchStage.WRITE_OFF}  # fmt: skip
+MANUAL_STAGES = {
+    DecisionKind.MATCH: MatchStage.MANUAL,
+    DecisionKind.SPLIT: MatchStage.MANUAL,
+    DecisionKind.WRITE_OFF: MatchStage.WRITE_OFF,
+}
 
 
 def day_stream(bank_account: str, business_date: date) -> str:
@@ -76,20 +79,25 @@ def ensure_open(state: Day, command: str) -> None:
     if state.closed:
         raise DayClosedError(
             f"cannot {command}: {state.bank_account} {state.business_date} is closed; reopen it",
-            bank_account=state.bank_account, business_date=state.business_date.isoformat(),
-        )  # fmt: skip
+            bank_account=state.bank_account,
+            business_date=state.business_date.isoformat(),
+        )
 
 
 def _effect(state: Day, proposal: DecisionProposed) -> EventPayload:
     if proposal.kind is DecisionKind.UNMATCH:
         return MatchUndone(
-            bank_account=state.bank_account, business_date=state.business_date,
-            decision_id=proposal.decision_id, match=proposal.match,
-        )  # fmt: skip
+            bank_account=state.bank_account,
+            business_date=state.business_date,
+            decision_id=proposal.decision_id,
+            match=proposal.match,
+        )
     return SettlementsMatched(
-        bank_account=state.bank_account, business_date=state.business_date,
-        decision_id=proposal.decision_id, matches=[proposal.match],
-    )  # fmt: skip
+        bank_account=state.bank_account,
+        business_date=state.business_date,
+        decision_id=proposal.decision_id,
+        matches=[proposal.match],
+    )
 
 
 def decide_proposal(
@@ -158,15 +166,17 @@ def decide_close(state: Day, officer: str, summary: DaySummary) -> list[EventPay
             f"{summary.unresolved_line_count} bank line(s) of the day are unresolved: match, "
             "split or write them off first",
             unresolved_line_count=summary.unresolved_line_count,
-        )  # fmt: skip
+        )
     return [
         DayClosed(
-            bank_account=state.bank_account, business_date=state.business_date,
-            closed_by=officer, matched_line_count=summary.matched_line_count,
+            bank_account=state.bank_account,
+            business_date=state.business_date,
+            closed_by=officer,
+            matched_line_count=summary.matched_line_count,
             settled_minor=summary.settled_minor,
             carried_forward_count=summary.carried_forward_count,
         )
-    ]  # fmt: skip
+    ]
 
 
 def decide_reopen(state: Day, officer: str, reason: str) -> list[EventPayload]:
@@ -174,10 +184,12 @@ def decide_reopen(state: Day, officer: str, reason: str) -> list[EventPayload]:
         raise DecisionStateError(f"{state.bank_account} {state.business_date} is not closed")
     return [
         DayReopened(
-            bank_account=state.bank_account, business_date=state.business_date,
-            reopened_by=officer, reason=reason,
+            bank_account=state.bank_account,
+            business_date=state.business_date,
+            reopened_by=officer,
+            reason=reason,
         )
-    ]  # fmt: skip
+    ]
 
 
 def manual_match(match: Match) -> Match:

@@ -14,6 +14,14 @@ from uuid import UUID
 
 from reconciliation.domain.calendar import BankingCalendar
 from reconciliation.domain.rules import MatchingRules, Route
+from schemas.codes import dossier_code, payment_code, refund_code
+from schemas.envelope import EventPayload
+from schemas.events.payments_v1 import (
+    GatewayCallbackFlagged,
+    PaymentCaptured,
+    PaymentMethod,
+    RefundIssued,
+)
 from schemas.events.reconciliation_v1 import Direction
 from schemas.time import BUSINESS_ZONE
 
@@ -87,3 +95,60 @@ def expect(
         return None
     day = taken_on(facts.occurred_at, route)
     return ExpectedItem(facts, route, day, calendar.add_banking_days(day, route.lag_banking_days))
+
+
+def _upper(*references: str | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(reference.upper() for reference in references if reference))
+
+
+def _captured(event: PaymentCaptured) -> ItemFacts:
+    match event.method:
+        case PaymentMethod.ONLINE_GATEWAY:
+            clearing = ("gateway", event.gateway or "UNKNOWN")
+        case PaymentMethod.COUNTER_POS:
+            clearing = ("pos", event.unit_code)
+        case PaymentMethod.COUNTER_CASH:
+            clearing = ("cash", event.unit_code)
+    references = _upper(
+        event.order_ref,
+        event.gateway_transaction_ref,
+        event.counter_reference,
+        payment_code(event.payment_id),
+        dossier_code(event.dossier_id),
+    )
+    return ItemFacts(
+        event.payment_id,
+        ItemKind.PAYMENT,
+        event.amount.amount_minor,
+        *clearing,
+        event.captured_at,
+        references,
+    )
+
+
+def item_facts(event: EventPayload, occurred_at: datetime) -> ItemFacts | None:
+    """The money a payment event tells the bank to expect, or None if it moves none."""
+    match event:
+        case PaymentCaptured():
+            return _captured(event)
+        case RefundIssued():
+            return ItemFacts(
+                event.refund_id,
+                ItemKind.REFUND,
+                event.amount.amount_minor,
+                "refunds",
+                event.agency_code,
+                occurred_at,
+                _upper(refund_code(event.refund_id)),
+            )
+        case GatewayCallbackFlagged() if (moved := event.moved_money) is not None:
+            return ItemFacts(
+                event.evidence_id,
+                ItemKind.UNAPPLIED_RECEIPT,
+                moved.amount_minor,
+                "gateway",
+                event.gateway,
+                occurred_at,
+                _upper(event.order_ref),
+            )
+    return None

@@ -63,11 +63,17 @@ def _one_route(
         elif len(groups) > 1 and _fits(route, line, everything):
             chosen = sorted(groups)
         elif line.amount_minor in matched_amounts:
-            results.append((
-                [line], [],
-                LumpOutcome(False, exception_kind=ExceptionKind.DUPLICATE_SETTLEMENT,
-                            detail="a second lump of the same amount on the same day"),
-            ))  # fmt: skip
+            results.append(
+                (
+                    [line],
+                    [],
+                    LumpOutcome(
+                        False,
+                        exception_kind=ExceptionKind.DUPLICATE_SETTLEMENT,
+                        detail="a second lump of the same amount on the same day",
+                    ),
+                )
+            )
             continue
         elif groups:
             taken = min(

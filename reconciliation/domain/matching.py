@@ -67,8 +67,9 @@ class _Work:
     exceptions: dict[str, ReconciliationException] = field(default_factory=dict)
     claims: dict[UUID, list[tuple[BankLine, int]]] = field(default_factory=dict)
 
-    def settle(self, stage: MatchStage, confidence: int, lines: list[BankLine],
-               items: list[ExpectedItem]) -> None:  # fmt: skip
+    def settle(
+        self, stage: MatchStage, confidence: int, lines: list[BankLine], items: list[ExpectedItem]
+    ) -> None:
         self.matches.append(build_match(stage, confidence, lines, items))
         for line in lines:
             del self.open_lines[line.key]
@@ -76,16 +77,25 @@ class _Work:
             del self.open_items[item.item_id]
 
     def flag(
-        self, kind: ExceptionKind, amount_minor: int, dated_on: date, detail: str,
-        lines: Iterable[BankLine] = (), items: Iterable[ExpectedItem] = (),
-    ) -> None:  # fmt: skip
+        self,
+        kind: ExceptionKind,
+        amount_minor: int,
+        dated_on: date,
+        detail: str,
+        lines: Iterable[BankLine] = (),
+        items: Iterable[ExpectedItem] = (),
+    ) -> None:
         line_list, item_list = list(lines), list(items)
         subject = line_list[0].key if line_list else str(item_list[0].item_id)
         self.exceptions[f"{kind.value}:{subject}"] = ReconciliationException(
-            key=f"{kind.value}:{subject}", kind=kind, amount_minor=amount_minor,
-            dated_on=dated_on, line_keys=sorted(line.key for line in line_list),
-            item_ids=sorted(item.item_id for item in item_list), detail=detail[:300],
-        )  # fmt: skip
+            key=f"{kind.value}:{subject}",
+            kind=kind,
+            amount_minor=amount_minor,
+            dated_on=dated_on,
+            line_keys=sorted(line.key for line in line_list),
+            item_ids=sorted(item.item_id for item in item_list),
+            detail=detail[:300],
+        )
         for line in line_list:
             self.open_lines.pop(line.key, None)
 
@@ -98,11 +108,17 @@ def build_match(
     net = sum(line.amount_minor for line in lines)
     gross = sum(item.amount_minor for item in items)
     return Match(
-        stage=stage, confidence=confidence, direction=lines[0].direction,
-        bank_account=lines[0].bank_account, line_keys=sorted(line.key for line in lines),
-        item_ids=sorted(item.item_id for item in items), clearing=clearings.pop(),
-        gross_minor=gross, fee_minor=gross - net, net_minor=net,
-    )  # fmt: skip
+        stage=stage,
+        confidence=confidence,
+        direction=lines[0].direction,
+        bank_account=lines[0].bank_account,
+        line_keys=sorted(line.key for line in lines),
+        item_ids=sorted(item.item_id for item in items),
+        clearing=clearings.pop(),
+        gross_minor=gross,
+        fee_minor=gross - net,
+        net_minor=net,
+    )
 
 
 def _reference_index(items: Iterable[ExpectedItem]) -> dict[str, UUID | None]:
@@ -146,9 +162,12 @@ def _by_reference(work: _Work) -> None:
         if item is None or item.facts.direction is not line.direction:
             if item is None:  # settled by an earlier run, or by an earlier line of this one
                 work.flag(
-                    ExceptionKind.DUPLICATE_SETTLEMENT, line.amount_minor, line.booking_date,
-                    f"names an item that is already settled ({item_id})", lines=[line],
-                )  # fmt: skip
+                    ExceptionKind.DUPLICATE_SETTLEMENT,
+                    line.amount_minor,
+                    line.booking_date,
+                    f"names an item that is already settled ({item_id})",
+                    lines=[line],
+                )
             continue
         if line.amount_minor == item.amount_minor:
             work.settle(stage, confidence, [line], [item])
@@ -169,10 +188,13 @@ def _split_credits(work: _Work) -> None:
             continue
         for line in lines:
             work.flag(
-                ExceptionKind.AMOUNT_MISMATCH, line.amount_minor, line.booking_date,
+                ExceptionKind.AMOUNT_MISMATCH,
+                line.amount_minor,
+                line.booking_date,
                 f"names an item of {item.amount_minor} VND but carries {line.amount_minor} VND",
-                lines=[line], items=[item],
-            )  # fmt: skip
+                lines=[line],
+                items=[item],
+            )
 
 
 def _repeated_bank_entries(work: _Work) -> None:
@@ -181,9 +203,12 @@ def _repeated_bank_entries(work: _Work) -> None:
     for line in sorted(work.open_lines.values(), key=lambda line: line.key):
         if line.bank_reference in seen:
             work.flag(
-                ExceptionKind.DUPLICATE_SETTLEMENT, line.amount_minor, line.booking_date,
-                f"bank reference {line.bank_reference} was already booked", lines=[line],
-            )  # fmt: skip
+                ExceptionKind.DUPLICATE_SETTLEMENT,
+                line.amount_minor,
+                line.booking_date,
+                f"bank reference {line.bank_reference} was already booked",
+                lines=[line],
+            )
         seen.add(line.bank_reference)
 
 
@@ -213,10 +238,12 @@ def _leftovers(work: _Work) -> None:
     day = work.inputs.business_date
     for line in sorted(work.open_lines.values(), key=lambda line: line.key):
         work.flag(
-            ExceptionKind.UNMATCHED_BANK_LINE, line.amount_minor, line.booking_date,
+            ExceptionKind.UNMATCHED_BANK_LINE,
+            line.amount_minor,
+            line.booking_date,
             f"{line.direction.value} {line.bank_reference}: no payment or refund found",
             lines=[line],
-        )  # fmt: skip
+        )
     flagged = {item_id for exc in work.exceptions.values() for item_id in exc.item_ids}
     for item in sorted(work.open_items.values(), key=lambda item: str(item.item_id)):
         if item.due_on > day or item.item_id in flagged:
@@ -224,10 +251,11 @@ def _leftovers(work: _Work) -> None:
         refund = item.facts.direction is Direction.DEBIT
         work.flag(
             ExceptionKind.REFUND_NOT_SETTLED if refund else ExceptionKind.NOT_SETTLED,
-            item.amount_minor, item.due_on,
+            item.amount_minor,
+            item.due_on,
             f"{item.facts.kind.value} via {item.facts.clearing} due on {item.due_on}, not at bank",
             items=[item],
-        )  # fmt: skip
+        )
 
 
 def match_day(inputs: DayInputs, rules: MatchingRules, calendar: BankingCalendar) -> DayOutcome:
@@ -236,11 +264,13 @@ def match_day(inputs: DayInputs, rules: MatchingRules, calendar: BankingCalendar
         "a line of another bank account was given to match_day",
     )
     work = _Work(
-        inputs=inputs, rules=rules,
+        inputs=inputs,
+        rules=rules,
         open_lines={line.key: line for line in inputs.lines},
         open_items={item.item_id: item for item in inputs.items},
-        by_reference=_reference_index(inputs.items), settled=dict(inputs.settled_references),
-    )  # fmt: skip
+        by_reference=_reference_index(inputs.items),
+        settled=dict(inputs.settled_references),
+    )
     _by_reference(work)
     _split_credits(work)
     _repeated_bank_entries(work)
@@ -251,10 +281,13 @@ def match_day(inputs: DayInputs, rules: MatchingRules, calendar: BankingCalendar
             work.settle(MatchStage.GATEWAY_LUMP, stage_outcome.confidence, line_group, item_group)
         else:
             work.flag(
-                stage_outcome.exception_kind, line_group[0].amount_minor,
-                line_group[0].booking_date, stage_outcome.detail,
-                lines=line_group, items=item_group,
-            )  # fmt: skip
+                stage_outcome.exception_kind,
+                line_group[0].amount_minor,
+                line_group[0].booking_date,
+                stage_outcome.detail,
+                lines=line_group,
+                items=item_group,
+            )
     _by_amount_and_date(work, calendar)
     _leftovers(work)
     return DayOutcome(work.matches, sorted(work.exceptions.values(), key=lambda e: e.key))

@@ -12,7 +12,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from schemas.codes import CODE_LENGTH, DOSSIER_PREFIX, PAYMENT_PREFIX, canonical_code
+from schemas.codes import (
+    CODE_LENGTH,
+    DOSSIER_PREFIX,
+    PAYMENT_PREFIX,
+    REFUND_PREFIX,
+    canonical_code,
+)
 
 CONFIDENCE_VERBATIM = 100  # the exact code, as a token of the note
 CONFIDENCE_FOLDED = 90  # found after removing spaces, punctuation, case and diacritics
@@ -20,7 +26,7 @@ CONFIDENCE_REPAIRED = 80  # found after also reading O as 0 and I/L as 1
 NOTE_LENGTH_MAX = 500
 TOKEN = re.compile(r"[A-Za-z0-9_\-]+")
 NOT_ALPHANUMERIC = re.compile(r"[^A-Z0-9]")
-CODE_START = re.compile(f"(?=({PAYMENT_PREFIX}|{DOSSIER_PREFIX}))")
+CODE_START = re.compile(f"(?=({PAYMENT_PREFIX}|{DOSSIER_PREFIX}|{REFUND_PREFIX}))")
 VIETNAMESE_D = str.maketrans({"đ": "d", "Đ": "D"})
 
 

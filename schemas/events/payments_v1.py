@@ -58,6 +58,12 @@ class CallbackFlag(StrEnum):
     DOUBLE_PAYMENT = "double_payment"  # a second, separate payment for a payment already captured
 
 
+# Flags whose callbacks moved money (when the gateway reported success) that no fee can absorb.
+MONEY_MOVING_FLAGS = frozenset(
+    {CallbackFlag.AMOUNT_MISMATCH, CallbackFlag.DOUBLE_PAYMENT, CallbackFlag.UNKNOWN_ORDER}
+)
+
+
 class RefundSource(StrEnum):
     CITIZEN_REQUEST = "citizen_request"
     DOSSIER_REJECTED = "dossier_rejected"
@@ -216,6 +222,13 @@ class GatewayCallbackFlagged(EventPayload):
     received_amount: Money | None
     evidence_id: UUID
     resolution: Annotated[str, Field(min_length=3, max_length=300)]
+
+    @property
+    def moved_money(self) -> Money | None:
+        """The money the gateway took that no fee can absorb (it waits in suspense), if any."""
+        money_moving = self.flag in MONEY_MOVING_FLAGS and self.gateway_reported_success
+        received = self.received_amount
+        return received if money_moving and received and received.amount_minor > 0 else None
 
 
 class LateCaptureAccepted(EventPayload):

@@ -48,17 +48,27 @@ def proposal(
 ) -> DecisionProposed:
     match = Match(
         stage=MatchStage.WRITE_OFF if kind is DecisionKind.WRITE_OFF else MatchStage.MANUAL,
-        confidence=100, direction=Direction.CREDIT, bank_account=ACCOUNT,
+        confidence=100,
+        direction=Direction.CREDIT,
+        bank_account=ACCOUNT,
         line_keys=[f"{FILE_ID}:1"],
         item_ids=[] if kind is DecisionKind.WRITE_OFF else [uuid.uuid4()],
         clearing="suspense:UNIDENTIFIED" if kind is DecisionKind.WRITE_OFF else "pos:UNIT-1",
-        gross_minor=amount, fee_minor=0, net_minor=amount,
-    )  # fmt: skip
+        gross_minor=amount,
+        fee_minor=0,
+        net_minor=amount,
+    )
     return DecisionProposed(
-        decision_id=uuid.uuid4(), bank_account=ACCOUNT, business_date=DAY, kind=kind,
-        amount_minor=amount, match=match, reason="payer forgot the code",
-        proposed_by=by, needs_approval=amount > LIMIT,
-    )  # fmt: skip
+        decision_id=uuid.uuid4(),
+        bank_account=ACCOUNT,
+        business_date=DAY,
+        kind=kind,
+        amount_minor=amount,
+        match=match,
+        reason="payer forgot the code",
+        proposed_by=by,
+        needs_approval=amount > LIMIT,
+    )
 
 
 def day(*events: EventPayload):  # type: ignore[no-untyped-def]

@@ -23,10 +23,13 @@ VNPAY = ("gateway", "VNPAY")
 
 def run(lines: list[BankLine], items: list[ExpectedItem], **extra: object) -> DayOutcome:
     inputs = DayInputs(
-        bank_account=ACCOUNT, business_date=DAY, lines=lines, items=items,
+        bank_account=ACCOUNT,
+        business_date=DAY,
+        lines=lines,
+        items=items,
         settled_references=extra.get("settled", {}),  # type: ignore[arg-type]
         matched_bank_references=frozenset(extra.get("bank_refs", ())),  # type: ignore[arg-type]
-    )  # fmt: skip
+    )
     return match_day(inputs, RULES, CALENDAR)
 
 
@@ -128,9 +131,11 @@ def test_captures_of_today_are_not_late_yet() -> None:
 def test_item_past_its_due_day_is_not_settled_and_refund_not_settled() -> None:
     late = item(70_000, at=datetime(2026, 11, 20, 3, tzinfo=UTC))  # due Mon 23rd
     refund = item(
-        40_000, kind=ItemKind.REFUND, clearing=("refunds", "SO-TP"),
+        40_000,
+        kind=ItemKind.REFUND,
+        clearing=("refunds", "SO-TP"),
         at=datetime(2026, 11, 20, 3, tzinfo=UTC),
-    )  # fmt: skip
+    )
     assert sorted(kinds(run([], [late, refund]))) == [
         ExceptionKind.NOT_SETTLED,
         ExceptionKind.REFUND_NOT_SETTLED,
@@ -152,9 +157,11 @@ def test_amount_and_date_only_when_unambiguous() -> None:
 
 def test_refund_paid_out_is_a_debit_match() -> None:
     refund = item(
-        45_000, kind=ItemKind.REFUND, clearing=("refunds", "SO-TP"),
+        45_000,
+        kind=ItemKind.REFUND,
+        clearing=("refunds", "SO-TP"),
         at=datetime(2026, 11, 23, 3, tzinfo=UTC),
-    )  # fmt: skip
+    )
     [match] = run([line(45_000, direction=Direction.DEBIT)], [refund]).matches
     assert (match.stage, match.direction, match.clearing) == (
         MatchStage.REFUND_DEBIT,

@@ -1,0 +1,311 @@
+"""The reconciliation read model as a catch-up projection of the event store.
+
+Payment events become expected items; statement imports become bank lines; runs and decisions
+become matches, exceptions, decisions and day status. Bulk rows (items, lines, matches) are
+buffered and written with COPY; before any event whose effect depends on earlier rows (an undo,
+a new exception list, a decision, a close) the buffers are flushed, so the batch applies in the
+order the events were recorded. Replaying from position 0 into an empty schema rebuilds it.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from events.registry import EventRegistry
+from events.sqlfiles import load_statements
+from reconciliation.domain.items import item_facts
+from schemas.envelope import EventEnvelope, EventPayload
+from schemas.events.reconciliation_v1 import (
+    DayClosed,
+    DayReopened,
+    DecisionApproved,
+    DecisionProposed,
+    DecisionRejected,
+    ExceptionsRaised,
+    MatchRunCompleted,
+    MatchUndone,
+    SettlementFileImported,
+    SettlementLinesRecorded,
+    SettlementsMatched,
+)
+
+SQL = load_statements("reconciliation.adapters.sql", "reconciliation.sql")
+PROJECTION_NAME = "reconciliation"
+ITEM_EVENT_TYPES = {"PaymentCaptured", "RefundIssued", "GatewayCallbackFlagged"}
+RECONCILIATION_EVENT_TYPES = {
+    "SettlementFileImported",
+    "SettlementLinesRecorded",
+    "SettlementsMatched",
+    "MatchUndone",
+    "ExceptionsRaised",
+    "MatchRunCompleted",
+    "DecisionProposed",
+    "DecisionApproved",
+    "DecisionRejected",
+    "DayClosed",
+    "DayReopened",
+}
+ITEM_COLUMNS = (
+    "item_id",
+    "kind",
+    "amount_minor",
+    "clearing_kind",
+    "clearing_qualifier",
+    "occurred_at",
+    "reference_codes",
+    "position",
+)
+LINE_COLUMNS = (
+    "line_key",
+    "file_id",
+    "line_no",
+    "location",
+    "bank_account",
+    "booking_date",
+    "value_date",
+    "amount_minor",
+    "direction",
+    "bank_reference",
+    "end_to_end_id",
+    "remittance_info",
+    "counterparty",
+    "position",
+)
+MATCH_COLUMNS = (
+    "match_key",
+    "bank_account",
+    "business_date",
+    "stage",
+    "confidence",
+    "direction",
+    "clearing",
+    "gross_minor",
+    "fee_minor",
+    "net_minor",
+    "run_id",
+    "decision_id",
+    "position",
+)
+
+
+@dataclass
+class _Buffers:
+    items: list[tuple[Any, ...]] = field(default_factory=list)
+    references: list[tuple[Any, ...]] = field(default_factory=list)
+    lines: list[tuple[Any, ...]] = field(default_factory=list)
+    matches: list[tuple[Any, ...]] = field(default_factory=list)
+    match_lines: list[tuple[Any, ...]] = field(default_factory=list)
+    match_items: list[tuple[Any, ...]] = field(default_factory=list)
+
+    async def flush(self, connection: asyncpg.Connection) -> None:
+        tables = (
+            ("recon_items", ITEM_COLUMNS, self.items),
+            ("recon_item_references", ("reference", "item_id"), self.references),
+            ("recon_lines", LINE_COLUMNS, self.lines),
+            ("recon_matches", MATCH_COLUMNS, self.matches),
+            ("recon_match_lines", ("line_key", "match_key", "position"), self.match_lines),
+            ("recon_match_items", ("item_id", "match_key", "position"), self.match_items),
+        )
+        for table, columns, rows in tables:
+            if rows:
+                await connection.copy_records_to_table(table, records=rows, columns=columns)
+                rows.clear()
+
+
+def _buffer_matches(buffers: _Buffers, event: SettlementsMatched, position: int) -> None:
+    for index, match in enumerate(event.matches):
+        key = f"{position}.{index}"
+        buffers.matches.append(
+            (
+                key,
+                event.bank_account,
+                event.business_date,
+                match.stage.value,
+                match.confidence,
+                match.direction.value,
+                match.clearing,
+                match.gross_minor,
+                match.fee_minor,
+                match.net_minor,
+                event.run_id,
+                event.decision_id,
+                position,
+            )
+        )
+        buffers.match_lines.extend((line_key, key, position) for line_key in match.line_keys)
+        buffers.match_items.extend((item_id, key, position) for item_id in match.item_ids)
+
+
+def _buffer_lines(buffers: _Buffers, event: SettlementLinesRecorded, position: int) -> None:
+    for line in event.lines:
+        buffers.lines.append(
+            (
+                f"{event.file_id}:{line.line_no}",
+                event.file_id,
+                line.line_no,
+                line.location,
+                line.bank_account,
+                line.booking_date,
+                line.value_date,
+                line.amount_minor,
+                line.direction.value,
+                line.bank_reference,
+                line.end_to_end_id,
+                line.remittance_info,
+                line.counterparty,
+                position,
+            )
+        )
+
+
+async def _apply_ordered(
+    connection: asyncpg.Connection, event: EventPayload, position: int, envelope: EventEnvelope
+) -> None:
+    match event:
+        case SettlementFileImported():
+            await connection.execute(
+                SQL["insert_file"],
+                event.file_id,
+                event.content_sha256,
+                event.file_name,
+                event.format.value,
+                event.mapping,
+                event.line_count,
+                event.credit_total_minor,
+                event.debit_total_minor,
+                event.imported_by,
+                event.imported_at,
+                position,
+            )
+        case MatchUndone():
+            await connection.execute(SQL["undo_match"], event.match.line_keys[0], position)
+        case ExceptionsRaised():
+            if event.chunk == 1:
+                await connection.execute(
+                    SQL["supersede_exceptions"], event.bank_account, event.business_date, position
+                )
+            await connection.executemany(
+                SQL["insert_exception"],
+                [
+                    (
+                        event.bank_account,
+                        event.business_date,
+                        e.key,
+                        e.kind.value,
+                        e.amount_minor,
+                        e.dated_on,
+                        e.line_keys,
+                        e.item_ids,
+                        e.detail,
+                        event.run_id,
+                        position,
+                    )
+                    for e in event.exceptions
+                ],
+            )
+        case MatchRunCompleted():
+            await connection.execute(
+                SQL["insert_run"],
+                event.run_id,
+                event.bank_account,
+                event.business_date,
+                event.rules_version,
+                event.as_of_position,
+                event.inputs_sha256,
+                event.results_sha256,
+                event.matched_line_count,
+                event.exception_count,
+                event.run_by,
+                event.completed_at,
+                position,
+            )
+            await connection.execute(
+                SQL["touch_day"], event.bank_account, event.business_date, position
+            )
+        case DecisionProposed():
+            await connection.execute(
+                SQL["insert_decision"],
+                event.decision_id,
+                event.bank_account,
+                event.business_date,
+                event.kind.value,
+                event.amount_minor,
+                event.match.model_dump(mode="json"),
+                event.reason,
+                event.proposed_by,
+                event.needs_approval,
+                "pending" if event.needs_approval else "applied",
+                position,
+            )
+        case DecisionApproved():
+            await connection.execute(
+                SQL["decide"],
+                event.decision_id,
+                "applied",
+                event.approved_by,
+                event.reason,
+                position,
+            )
+        case DecisionRejected():
+            await connection.execute(
+                SQL["decide"],
+                event.decision_id,
+                "rejected",
+                event.rejected_by,
+                event.reason,
+                position,
+            )
+        case DayClosed():
+            await connection.execute(
+                SQL["close_day"],
+                event.bank_account,
+                event.business_date,
+                event.closed_by,
+                envelope.occurred_at,
+                position,
+            )
+        case DayReopened():
+            await connection.execute(
+                SQL["reopen_day"], event.bank_account, event.business_date, position
+            )
+
+
+class ReconciliationProjection:
+    name = PROJECTION_NAME
+
+    def __init__(self, registry: EventRegistry) -> None:
+        self._registry = registry
+
+    def wants(self, event_type: str) -> bool:
+        return event_type in ITEM_EVENT_TYPES or event_type in RECONCILIATION_EVENT_TYPES
+
+    async def apply(self, connection: asyncpg.Connection, events: list[EventEnvelope]) -> None:
+        buffers = _Buffers()
+        for envelope in events:
+            event = self._registry.parse(envelope)
+            position = envelope.position
+            if envelope.event_type in ITEM_EVENT_TYPES:
+                facts = item_facts(event, envelope.occurred_at)
+                if facts is not None:
+                    buffers.items.append(
+                        (
+                            facts.item_id,
+                            facts.kind.value,
+                            facts.amount_minor,
+                            facts.clearing_kind,
+                            facts.clearing_qualifier,
+                            facts.occurred_at,
+                            list(facts.references),
+                            position,
+                        )
+                    )
+                    buffers.references.extend((r, facts.item_id) for r in facts.references)
+            elif isinstance(event, SettlementLinesRecorded):
+                _buffer_lines(buffers, event, position)
+            elif isinstance(event, SettlementsMatched):
+                _buffer_matches(buffers, event, position)
+            else:
+                await buffers.flush(connection)
+                await _apply_ordered(connection, event, position, envelope)
+        await buffers.flush(connection)

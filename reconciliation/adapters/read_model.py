@@ -1,0 +1,105 @@
+"""The reconciliation read model in PostgreSQL: the queries behind reconciliation/service/ports."""
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from uuid import UUID
+
+import asyncpg
+
+from events.projection import CatchUpProjector
+from reconciliation.adapters.projection import PROJECTION_NAME, SQL
+from reconciliation.domain.items import BankLine, ItemFacts, ItemKind
+from reconciliation.service.ports import DayCounts, ImportedFile, ItemState, LineState
+from schemas.events.reconciliation_v1 import Direction, Match
+
+CHECKPOINT = "SELECT last_position FROM projection_checkpoints WHERE projection_name = $1"
+
+
+def _line(row: asyncpg.Record) -> BankLine:
+    return BankLine(
+        key=row["line_key"],
+        bank_account=row["bank_account"],
+        booking_date=row["booking_date"],
+        amount_minor=row["amount_minor"],
+        direction=Direction(row["direction"]),
+        bank_reference=row["bank_reference"],
+        end_to_end_id=row["end_to_end_id"],
+        remittance_info=row["remittance_info"],
+        counterparty=row["counterparty"],
+    )
+
+
+def _item(row: asyncpg.Record) -> ItemFacts:
+    return ItemFacts(
+        item_id=row["item_id"],
+        kind=ItemKind(row["kind"]),
+        amount_minor=row["amount_minor"],
+        clearing_kind=row["clearing_kind"],
+        clearing_qualifier=row["clearing_qualifier"],
+        occurred_at=row["occurred_at"],
+        references=tuple(row["reference_codes"]),
+    )
+
+
+class PostgresReadModel:
+    def __init__(self, pool: asyncpg.Pool, projector: CatchUpProjector) -> None:
+        self._pool = pool
+        self._projector = projector
+
+    async def catch_up(self) -> int:
+        await self._projector.catch_up()
+        position = await self._pool.fetchval(CHECKPOINT, PROJECTION_NAME)
+        return int(position or 0)
+
+    async def file_by_hash(self, content_sha256: str) -> ImportedFile | None:
+        row = await self._pool.fetchrow(SQL["file_by_hash"], content_sha256)
+        return None if row is None else ImportedFile(**dict(row))
+
+    async def open_lines(self, bank_account: str, day: date, as_of: int) -> list[BankLine]:
+        rows = await self._pool.fetch(SQL["open_lines_of_day"], bank_account, day, as_of)
+        return [_line(row) for row in rows]
+
+    async def open_items(self, taken_before: datetime, as_of: int) -> list[ItemFacts]:
+        rows = await self._pool.fetch(SQL["open_items_until"], taken_before, as_of)
+        return [_item(row) for row in rows]
+
+    async def settled_references(self, references: Sequence[str], as_of: int) -> dict[str, UUID]:
+        if not references:
+            return {}
+        rows = await self._pool.fetch(SQL["settled_references"], list(references), as_of)
+        return {row["reference"]: row["item_id"] for row in rows}
+
+    async def matched_bank_references(
+        self, bank_account: str, day: date, references: Sequence[str], as_of: int
+    ) -> frozenset[str]:
+        if not references:
+            return frozenset()
+        rows = await self._pool.fetch(
+            SQL["matched_bank_references"], bank_account, day, list(references), as_of
+        )
+        return frozenset(row["bank_reference"] for row in rows)
+
+    async def lines(self, line_keys: Sequence[str]) -> list[LineState]:
+        rows = await self._pool.fetch(SQL["lines_by_key"], list(line_keys))
+        return [LineState(_line(row), row["settled"]) for row in rows]
+
+    async def items(self, item_ids: Sequence[UUID]) -> list[ItemState]:
+        rows = await self._pool.fetch(SQL["items_by_id"], list(item_ids))
+        return [ItemState(_item(row), row["settled"]) for row in rows]
+
+    async def live_match_of_line(self, line_key: str) -> Match | None:
+        row = await self._pool.fetchrow(SQL["live_match_of_line"], line_key)
+        if row is None:
+            return None
+        fields = dict(row)
+        fields.pop("match_key")
+        fields.pop("business_date")
+        return Match.model_validate(fields)
+
+    async def day_counts(self, bank_account: str, day: date) -> DayCounts:
+        row = await self._pool.fetchrow(SQL["day_line_counts"], bank_account, day)
+        return DayCounts(row["line_count"], row["settled_count"], row["settled_minor"])
+
+    async def open_exception_kinds(self, bank_account: str, day: date) -> list[str]:
+        rows = await self._pool.fetch(SQL["open_exceptions"], bank_account, day)
+        return [row["kind"] for row in rows]

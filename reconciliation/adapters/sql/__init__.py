@@ -1,0 +1,1 @@
+"""SQL of the reconciliation read model."""

@@ -1,0 +1,1 @@
+"""Reconciliation use cases: import, run, decide, close, report."""

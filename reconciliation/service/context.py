@@ -1,0 +1,80 @@
+"""The dependencies every reconciliation use case gets, and the one way they append events."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from uuid import UUID
+
+from events.clock_and_ids import Clock, IdGenerator
+from events.registry import EventRegistry
+from events.store.ports import AppendRequest, CommandReceipt, EventStore
+from reconciliation.domain.calendar import BankingCalendar
+from reconciliation.domain.day import Day, day_stream, fold
+from reconciliation.domain.rules import RulesBook
+from reconciliation.service.ports import ReadModel
+from schemas.envelope import EventPayload, NewEvent
+
+
+@dataclass(frozen=True)
+class Reconciler:
+    store: EventStore
+    registry: EventRegistry
+    read_model: ReadModel
+    rules_book: RulesBook
+    calendar: BankingCalendar
+    clock: Clock
+    ids: IdGenerator
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts ("finance:lan") and the request's correlation id."""
+
+    officer: str
+    correlation_id: UUID
+
+    @property
+    def actor(self) -> str:
+        return self.officer if ":" in self.officer else f"finance:{self.officer}"
+
+
+def new_events(
+    reconciler: Reconciler, actor: Actor, payloads: Sequence[EventPayload]
+) -> list[NewEvent]:
+    now = reconciler.clock.now()
+    return [
+        NewEvent.from_payload(
+            payload,
+            event_id=reconciler.ids.next(),
+            occurred_at=now,
+            correlation_id=actor.correlation_id,
+            actor=actor.actor,
+        )
+        for payload in payloads
+    ]
+
+
+async def load_day(reconciler: Reconciler, bank_account: str, day: date) -> tuple[Day, int]:
+    stream = day_stream(bank_account, day)
+    envelopes = await reconciler.store.read_stream(stream)
+    state = fold(bank_account, day, (reconciler.registry.parse(e) for e in envelopes))
+    return state, (envelopes[-1].stream_version if envelopes else 0)
+
+
+async def append_to_day(
+    reconciler: Reconciler,
+    actor: Actor,
+    state: Day,
+    version: int,
+    payloads: Sequence[EventPayload],
+    receipt: CommandReceipt | None = None,
+) -> None:
+    """Append to the day's stream at the version its state was folded from: a concurrent run or
+    decision on the same day makes this fail with ConcurrencyError instead of interleaving."""
+    request = AppendRequest(
+        day_stream(state.bank_account, state.business_date),
+        version,
+        new_events(reconciler, actor, payloads),
+    )
+    await reconciler.store.append_batch([request], receipt=receipt)
+    await reconciler.read_model.catch_up()

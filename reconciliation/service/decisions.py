@@ -1,0 +1,204 @@
+"""A finance officer's manual work: match, split, write off, unmatch; approve or reject another
+officer's decision; close and reopen a day. Every one is an event on the day's stream, with a
+mandatory reason and the officer's name; above the approval limit a second officer decides."""
+
+from dataclasses import dataclass
+from datetime import date
+from uuid import UUID
+
+from reconciliation.domain import day as day_rules
+from reconciliation.domain.errors import ItemNotOpenError, NotFoundError, ReconciliationError
+from reconciliation.service.context import Actor, Reconciler, append_to_day, load_day
+from reconciliation.service.ports import ItemState, LineState
+from schemas.events.reconciliation_v1 import (
+    DecisionKind,
+    DecisionProposed,
+    Direction,
+    ExceptionKind,
+    Match,
+    MatchStage,
+)
+
+WRITE_OFF_CLEARING = "suspense:UNIDENTIFIED"
+DECISION_LINES_MAX = 1000
+DECISION_ITEMS_MAX = 1000
+CARRIED_FORWARD_KINDS = {ExceptionKind.NOT_SETTLED.value, ExceptionKind.REFUND_NOT_SETTLED.value}
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    kind: DecisionKind
+    line_keys: list[str]
+    item_ids: list[UUID]
+    reason: str
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    decision_id: UUID
+    status: str  # applied | pending | rejected
+    amount_minor: int
+
+
+def _check_lines(states: list[LineState], keys: list[str], bank_account: str) -> None:
+    found = {state.line.key: state for state in states}
+    for key in keys:
+        state = found.get(key)
+        if state is None:
+            raise NotFoundError(f"bank line {key} does not exist", line_key=key)
+        if state.settled:
+            raise ItemNotOpenError(f"bank line {key} is already matched or written off")
+        if state.line.bank_account != bank_account:
+            raise ReconciliationError(f"bank line {key} belongs to {state.line.bank_account}")
+
+
+def _check_items(states: list[ItemState], item_ids: list[UUID], direction: Direction) -> None:
+    found = {state.facts.item_id: state for state in states}
+    for item_id in item_ids:
+        state = found.get(item_id)
+        if state is None:
+            raise NotFoundError(f"no captured payment or refund {item_id}", item_id=str(item_id))
+        if state.settled:
+            raise ItemNotOpenError(f"{item_id} is already settled")
+        if state.facts.direction is not direction:
+            raise ReconciliationError(f"{item_id} cannot settle a {direction.value} line")
+
+
+async def _match_for(reconciler: Reconciler, bank_account: str, request: DecisionRequest) -> Match:
+    model = reconciler.read_model
+    if request.kind is DecisionKind.UNMATCH:
+        live = await model.live_match_of_line(request.line_keys[0])
+        if live is None or live.bank_account != bank_account:
+            raise ItemNotOpenError(f"line {request.line_keys[0]} is in no live match to undo")
+        return live
+    lines = await model.lines(request.line_keys)
+    _check_lines(lines, request.line_keys, bank_account)
+    directions = {state.line.direction for state in lines}
+    if len(directions) != 1:
+        raise ReconciliationError("a decision cannot mix credit and debit lines")
+    direction = directions.pop()
+    net = sum(state.line.amount_minor for state in lines)
+    common = {
+        "confidence": 100,
+        "direction": direction,
+        "bank_account": bank_account,
+        "line_keys": sorted(request.line_keys),
+        "net_minor": net,
+    }
+    if request.kind is DecisionKind.WRITE_OFF:
+        if request.item_ids:
+            raise ReconciliationError("a write-off names bank lines only")
+        return Match(
+            stage=MatchStage.WRITE_OFF,
+            item_ids=[],
+            clearing=WRITE_OFF_CLEARING,
+            gross_minor=net,
+            fee_minor=0,
+            **common,
+        )
+    items = await model.items(request.item_ids)
+    _check_items(items, request.item_ids, direction)
+    clearings = {state.facts.clearing for state in items}
+    if len(clearings) != 1:
+        raise ReconciliationError(f"the items settle through {sorted(clearings)}; one at a time")
+    gross = sum(state.facts.amount_minor for state in items)
+    if net > gross or (direction is Direction.DEBIT and net != gross):
+        raise ReconciliationError(
+            f"the lines total {net} VND but the items {gross} VND: split or write off the rest",
+            lines_minor=net,
+            items_minor=gross,
+        )
+    return Match(
+        stage=MatchStage.MANUAL,
+        item_ids=sorted(request.item_ids),
+        clearing=clearings.pop(),
+        gross_minor=gross,
+        fee_minor=gross - net,
+        **common,
+    )
+
+
+async def propose(
+    reconciler: Reconciler, actor: Actor, bank_account: str, day: date, request: DecisionRequest
+) -> DecisionOutcome:
+    if not 1 <= len(request.line_keys) <= DECISION_LINES_MAX:
+        raise ReconciliationError(f"a decision names 1..{DECISION_LINES_MAX} bank lines")
+    if len(request.item_ids) > DECISION_ITEMS_MAX:
+        raise ReconciliationError(f"a decision names at most {DECISION_ITEMS_MAX} items")
+    await reconciler.read_model.catch_up()
+    state, version = await load_day(reconciler, bank_account, day)
+    match = await _match_for(reconciler, bank_account, request)
+    limit = reconciler.rules_book.in_force_on(day).approval_limit_minor
+    proposal = DecisionProposed(
+        decision_id=reconciler.ids.next(),
+        bank_account=bank_account,
+        business_date=day,
+        kind=request.kind,
+        amount_minor=match.net_minor,
+        match=match,
+        reason=request.reason,
+        proposed_by=actor.officer,
+        needs_approval=match.net_minor > limit,
+    )
+    events = day_rules.decide_proposal(state, proposal, limit)
+    await append_to_day(reconciler, actor, state, version, events)
+    status = "pending" if proposal.needs_approval else "applied"
+    return DecisionOutcome(proposal.decision_id, status, match.net_minor)
+
+
+async def approve(
+    reconciler: Reconciler,
+    actor: Actor,
+    bank_account: str,
+    day: date,
+    decision_id: UUID,
+    reason: str,
+) -> DecisionOutcome:
+    await reconciler.read_model.catch_up()
+    state, version = await load_day(reconciler, bank_account, day)
+    events = day_rules.decide_approval(state, decision_id, actor.officer, reason)
+    proposal = state.pending[decision_id]
+    if proposal.kind is not DecisionKind.UNMATCH:  # still open, after the time it waited?
+        request = DecisionRequest(
+            proposal.kind, proposal.match.line_keys, proposal.match.item_ids, proposal.reason
+        )
+        await _match_for(reconciler, bank_account, request)
+    await append_to_day(reconciler, actor, state, version, events)
+    return DecisionOutcome(decision_id, "applied", proposal.amount_minor)
+
+
+async def reject(
+    reconciler: Reconciler,
+    actor: Actor,
+    bank_account: str,
+    day: date,
+    decision_id: UUID,
+    reason: str,
+) -> DecisionOutcome:
+    state, version = await load_day(reconciler, bank_account, day)
+    events = day_rules.decide_rejection(state, decision_id, actor.officer, reason)
+    await append_to_day(reconciler, actor, state, version, events)
+    return DecisionOutcome(decision_id, "rejected", state.pending[decision_id].amount_minor)
+
+
+async def close_day(reconciler: Reconciler, actor: Actor, bank_account: str, day: date) -> None:
+    await reconciler.read_model.catch_up()
+    state, version = await load_day(reconciler, bank_account, day)
+    counts = await reconciler.read_model.day_counts(bank_account, day)
+    kinds = await reconciler.read_model.open_exception_kinds(bank_account, day)
+    summary = day_rules.DaySummary(
+        unresolved_line_count=counts.line_count - counts.settled_count,
+        matched_line_count=counts.settled_count,
+        settled_minor=counts.settled_minor,
+        carried_forward_count=sum(1 for kind in kinds if kind in CARRIED_FORWARD_KINDS),
+    )
+    events = day_rules.decide_close(state, actor.officer, summary)
+    await append_to_day(reconciler, actor, state, version, events)
+
+
+async def reopen_day(
+    reconciler: Reconciler, actor: Actor, bank_account: str, day: date, reason: str
+) -> None:
+    state, version = await load_day(reconciler, bank_account, day)
+    events = day_rules.decide_reopen(state, actor.officer, reason)
+    await append_to_day(reconciler, actor, state, version, events)

@@ -1,0 +1,113 @@
+"""Importing a bank statement: all of it or nothing, once per file content.
+
+The parsed file becomes one `SettlementFileImported` event and its lines in chunks, appended in
+one transaction together with a command receipt keyed by the file's SHA-256: importing the same
+bytes again (even concurrently) is answered with the first import and writes nothing.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from events.errors import DuplicateCommandError
+from events.store.ports import NO_STREAM, AppendRequest, CommandReceipt
+from reconciliation.service.context import Actor, Reconciler, new_events
+from schemas.events.reconciliation_v1 import (
+    LINES_PER_EVENT_MAX,
+    Direction,
+    SettlementFileImported,
+    SettlementLine,
+    SettlementLinesRecorded,
+    StatementFormat,
+)
+
+IMPORT_SCOPE = "settlement-import"
+IMPORT_LINES_MAX = 2_000_000
+
+
+@dataclass(frozen=True)
+class StatementUpload:
+    file_name: str
+    format: StatementFormat
+    mapping: str | None
+    parser_version: str
+    content_sha256: str
+    lines: Sequence[SettlementLine]
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    file_id: UUID
+    line_count: int
+    already_imported: bool
+
+
+async def find_import(reconciler: Reconciler, content_sha256: str) -> ImportOutcome | None:
+    await reconciler.read_model.catch_up()
+    known = await reconciler.read_model.file_by_hash(content_sha256)
+    if known is None:
+        return None
+    return ImportOutcome(known.file_id, known.line_count, already_imported=True)
+
+
+def _header(
+    upload: StatementUpload, file_id: UUID, officer: str, reconciler: Reconciler
+) -> SettlementFileImported:
+    lines = upload.lines
+    return SettlementFileImported(
+        file_id=file_id,
+        file_name=upload.file_name,
+        format=upload.format,
+        mapping=upload.mapping,
+        parser_version=upload.parser_version,
+        content_sha256=upload.content_sha256,
+        bank_accounts=sorted({line.bank_account for line in lines}),
+        first_booking_date=min(line.booking_date for line in lines),
+        last_booking_date=max(line.booking_date for line in lines),
+        line_count=len(lines),
+        credit_total_minor=sum(x.amount_minor for x in lines if x.direction is Direction.CREDIT),
+        debit_total_minor=sum(x.amount_minor for x in lines if x.direction is Direction.DEBIT),
+        imported_by=officer,
+        imported_at=reconciler.clock.now(),
+    )
+
+
+async def import_statement(
+    reconciler: Reconciler, actor: Actor, upload: StatementUpload
+) -> ImportOutcome:
+    known = await find_import(reconciler, upload.content_sha256)
+    if known is not None:
+        return known
+    if not 1 <= len(upload.lines) <= IMPORT_LINES_MAX:
+        raise ValueError(f"a statement holds 1..{IMPORT_LINES_MAX} lines, got {len(upload.lines)}")
+    file_id = reconciler.ids.next()
+    chunks = [
+        SettlementLinesRecorded(
+            file_id=file_id,
+            chunk=number + 1,
+            lines=list(upload.lines[start : start + LINES_PER_EVENT_MAX]),
+        )
+        for number, start in enumerate(range(0, len(upload.lines), LINES_PER_EVENT_MAX))
+    ]
+    header = _header(upload, file_id, actor.officer, reconciler)
+    events = new_events(reconciler, actor, [header, *chunks])
+    receipt = CommandReceipt(
+        scope=IMPORT_SCOPE,
+        key=upload.content_sha256,
+        request_hash=bytes.fromhex(upload.content_sha256),
+        status_code=201,
+        response={"file_id": str(file_id), "line_count": len(upload.lines)},
+    )
+    try:
+        await reconciler.store.append_batch(
+            [AppendRequest(f"settlementfile-{file_id}", NO_STREAM, events)], receipt=receipt
+        )
+    except DuplicateCommandError:
+        stored = await reconciler.store.find_receipt(IMPORT_SCOPE, upload.content_sha256)
+        if stored is None:
+            raise
+        return ImportOutcome(
+            UUID(str(stored.response["file_id"])), int(stored.response["line_count"]), True
+        )
+    await reconciler.read_model.catch_up()
+    return ImportOutcome(file_id, len(upload.lines), already_imported=False)

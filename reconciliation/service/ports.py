@@ -1,0 +1,68 @@
+"""What the reconciliation use cases need from the outside world, as Protocols."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+from uuid import UUID
+
+from reconciliation.domain.items import BankLine, ItemFacts
+from schemas.events.reconciliation_v1 import Match
+
+
+@dataclass(frozen=True)
+class ImportedFile:
+    file_id: UUID
+    line_count: int
+    position: int
+
+
+@dataclass(frozen=True)
+class LineState:
+    line: BankLine
+    settled: bool
+
+
+@dataclass(frozen=True)
+class ItemState:
+    facts: ItemFacts
+    settled: bool
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    line_count: int
+    settled_count: int
+    settled_minor: int
+
+
+class ReadModel(Protocol):
+    """The reconciliation read model; `as_of` is a global position (see adapters/projection)."""
+
+    async def catch_up(self) -> int:
+        """Apply every recorded event; return the position the read model now stands at."""
+        ...
+
+    async def file_by_hash(self, content_sha256: str) -> ImportedFile | None: ...
+
+    async def open_lines(self, bank_account: str, day: date, as_of: int) -> list[BankLine]: ...
+
+    async def open_items(self, taken_before: datetime, as_of: int) -> list[ItemFacts]: ...
+
+    async def settled_references(
+        self, references: Sequence[str], as_of: int
+    ) -> dict[str, UUID]: ...
+
+    async def matched_bank_references(
+        self, bank_account: str, day: date, references: Sequence[str], as_of: int
+    ) -> frozenset[str]: ...
+
+    async def lines(self, line_keys: Sequence[str]) -> list[LineState]: ...
+
+    async def items(self, item_ids: Sequence[UUID]) -> list[ItemState]: ...
+
+    async def live_match_of_line(self, line_key: str) -> Match | None: ...
+
+    async def day_counts(self, bank_account: str, day: date) -> DayCounts: ...
+
+    async def open_exception_kinds(self, bank_account: str, day: date) -> list[str]: ...

@@ -1,0 +1,162 @@
+"""Running automatic matching for one bank account's business day, and proving a past run.
+
+A run folds the day's stream (a closed day refuses), brings the read model up to the store's
+head, takes the account's open lines and open items as of that position, matches them with the
+rules in force that day, and appends matches, the day's open exceptions and the run's
+fingerprint in one append on the day's stream. `verify_run` repeats a past run from the read
+model as it stood at the run's position, with the run's own rules version, and compares hashes.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from uuid import UUID
+
+from reconciliation.domain.day import ensure_open
+from reconciliation.domain.errors import NotFoundError
+from reconciliation.domain.fingerprints import inputs_sha256, results_sha256
+from reconciliation.domain.items import expect
+from reconciliation.domain.matching import DayInputs, DayOutcome, match_day
+from reconciliation.domain.references import codes_in_note, tokens
+from reconciliation.domain.rules import MatchingRules
+from reconciliation.service.context import Actor, Reconciler, append_to_day, load_day
+from schemas.envelope import EventPayload
+from schemas.events.reconciliation_v1 import (
+    EXCEPTIONS_PER_EVENT_MAX,
+    MATCHES_PER_EVENT_MAX,
+    ExceptionsRaised,
+    MatchRunCompleted,
+    SettlementsMatched,
+)
+from schemas.time import BUSINESS_ZONE
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: UUID
+    rules_version: str
+    matched_line_count: int
+    match_count: int
+    exception_count: int
+    inputs_sha256: str
+    results_sha256: str
+
+
+@dataclass(frozen=True)
+class RunCheck:
+    run_id: UUID
+    recorded_results_sha256: str
+    recomputed_results_sha256: str
+    recorded_inputs_sha256: str
+    recomputed_inputs_sha256: str
+
+    @property
+    def identical(self) -> bool:
+        return (self.recorded_results_sha256, self.recorded_inputs_sha256) == (
+            self.recomputed_results_sha256,
+            self.recomputed_inputs_sha256,
+        )
+
+
+def start_of_next_day(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(0), BUSINESS_ZONE)
+
+
+async def gather_inputs(
+    reconciler: Reconciler, bank_account: str, day: date, rules: MatchingRules, as_of: int
+) -> DayInputs:
+    model = reconciler.read_model
+    lines = await model.open_lines(bank_account, day, as_of)
+    expected = (
+        expect(facts, rules, reconciler.calendar)
+        for facts in await model.open_items(start_of_next_day(day), as_of)
+    )
+    items = [item for item in expected if item and item.route.bank_account == bank_account]
+    open_references = {reference for item in items for reference in item.facts.references}
+    named: set[str] = set()
+    for line in lines:
+        named |= tokens(line.end_to_end_id, line.remittance_info)
+        named.update(hit.code for hit in codes_in_note(line.remittance_info))
+    settled = await model.settled_references(sorted(named - open_references), as_of)
+    bank_references = sorted({line.bank_reference for line in lines})
+    matched = await model.matched_bank_references(bank_account, day, bank_references, as_of)
+    return DayInputs(bank_account, day, lines, items, settled, matched)
+
+
+def _run_events(
+    outcome: DayOutcome, bank_account: str, day: date, run_id: UUID
+) -> list[EventPayload]:
+    matches, exceptions = outcome.matches, outcome.exceptions
+    events: list[EventPayload] = [
+        SettlementsMatched(
+            bank_account=bank_account,
+            business_date=day,
+            run_id=run_id,
+            matches=matches[start : start + MATCHES_PER_EVENT_MAX],
+        )
+        for start in range(0, len(matches), MATCHES_PER_EVENT_MAX)
+    ]
+    starts = range(0, max(len(exceptions), 1), EXCEPTIONS_PER_EVENT_MAX)  # always one chunk
+    events.extend(
+        ExceptionsRaised(
+            bank_account=bank_account,
+            business_date=day,
+            run_id=run_id,
+            chunk=number + 1,
+            exceptions=exceptions[start : start + EXCEPTIONS_PER_EVENT_MAX],
+        )
+        for number, start in enumerate(starts)
+    )
+    return events
+
+
+async def run_day(reconciler: Reconciler, actor: Actor, bank_account: str, day: date) -> RunOutcome:
+    state, version = await load_day(reconciler, bank_account, day)
+    ensure_open(state, "run matching")
+    as_of = await reconciler.read_model.catch_up()
+    rules = reconciler.rules_book.in_force_on(day)
+    inputs = await gather_inputs(reconciler, bank_account, day, rules, as_of)
+    outcome = match_day(inputs, rules, reconciler.calendar)
+    run_id = reconciler.ids.next()
+    fingerprint = (inputs_sha256(inputs, rules.fingerprint), results_sha256(outcome))
+    matched_lines = sum(len(match.line_keys) for match in outcome.matches)
+    completed = MatchRunCompleted(
+        run_id=run_id,
+        bank_account=bank_account,
+        business_date=day,
+        rules_version=rules.fingerprint,
+        as_of_position=as_of,
+        inputs_sha256=fingerprint[0],
+        results_sha256=fingerprint[1],
+        matched_line_count=matched_lines,
+        exception_count=len(outcome.exceptions),
+        run_by=actor.officer,
+        completed_at=reconciler.clock.now(),
+    )
+    events = [*_run_events(outcome, bank_account, day, run_id), completed]
+    await append_to_day(reconciler, actor, state, version, events)
+    return RunOutcome(
+        run_id,
+        rules.fingerprint,
+        matched_lines,
+        len(outcome.matches),
+        len(outcome.exceptions),
+        *fingerprint,
+    )
+
+
+async def verify_run(reconciler: Reconciler, run_id: UUID, recorded: MatchRunCompleted) -> RunCheck:
+    """Recompute a recorded run from the read model as of its position, with its rules."""
+    if recorded.run_id != run_id:
+        raise NotFoundError(f"run {run_id} not found", run_id=str(run_id))
+    rules = reconciler.rules_book.by_fingerprint(recorded.rules_version)
+    inputs = await gather_inputs(
+        reconciler, recorded.bank_account, recorded.business_date, rules, recorded.as_of_position
+    )
+    outcome = match_day(inputs, rules, reconciler.calendar)
+    return RunCheck(
+        run_id,
+        recorded.results_sha256,
+        results_sha256(outcome),
+        recorded.inputs_sha256,
+        inputs_sha256(inputs, rules.fingerprint),
+    )

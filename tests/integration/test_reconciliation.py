@@ -1,0 +1,112 @@
+"""Reconciliation against the real PostgreSQL event store: a simulated payment day, the next
+day's bank lines with quirks (fees netted, one missing, one duplicate, one late, one unknown
+credit), a run that finds exactly those exceptions, maker-checker decisions, day close and lock,
+a re-run proven identical from its fingerprint, and idempotent imports."""
+
+import pytest
+
+from entrypoints.bootstrap import Runtime
+from reconciliation.domain.errors import DayClosedError, DayNotReadyError, FourEyesError
+from reconciliation.service import decisions, imports, runs
+from reconciliation.service.decisions import DecisionRequest
+from reconciliation.simulation import SimulatedBank, numbered
+from schemas.events.reconciliation_v1 import (
+    DecisionKind,
+    ExceptionKind,
+    MatchRunCompleted,
+)
+from tests.integration.recon_harness import (
+    ACCOUNT,
+    NEXT_DAY,
+    SETTLEMENT_DAY,
+    expected_items,
+    officer,
+    reconciler_for,
+    simulate_payment_day,
+    upload,
+)
+
+
+async def open_exceptions(rt: Runtime, day: object) -> dict[str, list[str]]:
+    rows = await rt.pool.fetch(
+        "SELECT kind, key, line_keys FROM recon_exceptions WHERE bank_account = $1 "
+        "AND business_date = $2 AND superseded_position IS NULL ORDER BY key", ACCOUNT, day,
+    )  # fmt: skip
+    found: dict[str, list[str]] = {}
+    for row in rows:
+        found.setdefault(row["kind"], []).append(row["key"])
+    return found
+
+
+async def test_a_day_with_quirks_reconciles_to_exactly_its_exceptions(runtime: Runtime) -> None:
+    rt = runtime
+    await simulate_payment_day(rt, 240)
+    reconciler = reconciler_for(rt)
+    items = await expected_items(rt, reconciler, SETTLEMENT_DAY)
+    bank = SimulatedBank(ACCOUNT, seed=3).day(SETTLEMENT_DAY, NEXT_DAY, items)
+    lan, minh = officer("lan"), officer("minh")
+
+    imported = await imports.import_statement(reconciler, lan, upload(numbered(bank.lines), "d1"))
+    again = await imports.import_statement(reconciler, lan, upload(numbered(bank.lines), "d1"))
+    assert again.already_imported and again.file_id == imported.file_id
+    assert await rt.pool.fetchval("SELECT count(*) FROM recon_files") == 1
+
+    outcome = await runs.run_day(reconciler, lan, ACCOUNT, SETTLEMENT_DAY)
+    exceptions = await open_exceptions(rt, SETTLEMENT_DAY)
+    assert sorted(exceptions) == [
+        ExceptionKind.DUPLICATE_SETTLEMENT, ExceptionKind.NOT_SETTLED,
+        ExceptionKind.UNMATCHED_BANK_LINE,
+    ]  # fmt: skip
+    assert len(exceptions[ExceptionKind.NOT_SETTLED]) == 2  # the missing line and the late one
+    assert len(exceptions[ExceptionKind.DUPLICATE_SETTLEMENT]) == 1
+    assert len(exceptions[ExceptionKind.UNMATCHED_BANK_LINE]) == 1
+    assert outcome.matched_line_count == len(bank.lines) - 2
+    stages = {row["stage"] for row in await rt.pool.fetch("SELECT stage FROM recon_matches")}
+    assert {"gateway_lump", "transfer_note"} <= stages or {
+        "gateway_lump",
+        "exact_reference",
+    } <= stages
+
+    # The run is reproducible from the read model as it stood at the run's position.
+    recorded = await rt.store.read_stream(f"reconday-{ACCOUNT}-{SETTLEMENT_DAY:%Y%m%d}")
+    completed = rt.registry.parse(recorded[-1])
+    assert isinstance(completed, MatchRunCompleted)
+    check = await runs.verify_run(reconciler, completed.run_id, completed)
+    assert check.identical
+
+    # The day cannot close while its duplicate and unknown lines are unresolved.
+    with pytest.raises(DayNotReadyError, match="2 bank line"):
+        await decisions.close_day(reconciler, lan, ACCOUNT, SETTLEMENT_DAY)
+    unresolved = await rt.pool.fetch(
+        "SELECT line_key, amount_minor FROM recon_lines l WHERE NOT EXISTS (SELECT 1 FROM "
+        "recon_match_lines m WHERE m.line_key = l.line_key AND m.undone_position IS NULL)"
+    )
+    for row in unresolved:
+        request = DecisionRequest(DecisionKind.WRITE_OFF, [row["line_key"]], [], "unknown payer")
+        outcome_ = await decisions.propose(reconciler, lan, ACCOUNT, SETTLEMENT_DAY, request)
+        if outcome_.status == "pending":  # above the limit: maker-checker
+            with pytest.raises(FourEyesError):
+                await decisions.approve(
+                    reconciler, lan, ACCOUNT, SETTLEMENT_DAY, outcome_.decision_id, "self"
+                )
+            await decisions.approve(
+                reconciler, minh, ACCOUNT, SETTLEMENT_DAY, outcome_.decision_id, "checked"
+            )
+    await decisions.close_day(reconciler, lan, ACCOUNT, SETTLEMENT_DAY)
+    assert (
+        await rt.pool.fetchval(
+            "SELECT status FROM recon_days WHERE business_date = $1", SETTLEMENT_DAY
+        )
+        == "closed"
+    )
+    with pytest.raises(DayClosedError):
+        await runs.run_day(reconciler, lan, ACCOUNT, SETTLEMENT_DAY)
+
+    # Next day: the late line arrives and settles its payment by reference.
+    await imports.import_statement(reconciler, lan, upload(numbered(bank.late_lines), "d2"))
+    await runs.run_day(reconciler, lan, ACCOUNT, NEXT_DAY)
+    late_items = await rt.pool.fetchval(
+        "SELECT count(*) FROM recon_match_items mi JOIN recon_matches m USING (match_key) "
+        "WHERE m.business_date = $1 AND mi.undone_position IS NULL", NEXT_DAY,
+    )  # fmt: skip
+    assert late_items == 1

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from entrypoints.bootstrap import all_migrations, create_pool, runtime, topic_specs
 from entrypoints.logging import configure_logging
+from entrypoints.recon_cli import recon_app
 from entrypoints.settings import REPOSITORY_ROOT, Settings, load_settings
 from events.errors import EventStoreError
 from events.kafka.producer import create_producer
@@ -234,6 +235,7 @@ def worker(context: typer.Context) -> None:
 ledger_app = typer.Typer(help="The double-entry ledger (read-only).", no_args_is_help=True)
 metrics_app = typer.Typer(help="Online-payment-rate metrics (read-only).", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(recon_app, name="recon")
 app.add_typer(metrics_app, name="metrics")
 
 

@@ -1,7 +1,8 @@
 """The main demo (for now): a simulated working day goes into the event store, through the outbox
-relay onto Kafka, and through a Faust worker into the ledger and the online-payment-rate metrics.
+relay onto Kafka; the next banking day's bank statement is imported and reconciled; a Faust worker
+posts both into the ledger and the online-payment-rate metrics.
 
-Later issues grow it (sandbox gateway over HTTP, reconciliation, audit and replay, HTML report).
+Later issues grow it (sandbox gateway over HTTP, audit and replay, the HTML report of the day).
 """
 
 import asyncio
@@ -18,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from entrypoints.bootstrap import Runtime, all_migrations, runtime, topic_specs
+from entrypoints.demo_reconciliation import reconcile_next_day
 from entrypoints.settings import REPOSITORY_ROOT, Settings
 from entrypoints.tables import rate_table
 from events.kafka.messages import envelope_from_message, header
@@ -36,6 +38,7 @@ from payments.simulation import Simulation
 from schemas.time import BUSINESS_ZONE, business_date
 
 DEMO_DOSSIERS_PER_BATCH = 100
+DEMO_OUTPUT = REPOSITORY_ROOT / "demo-output"
 DEMO_PROJECTION_TIMEOUT_S = 180.0
 # Short group timings so the demo's worker joins in seconds (production values: see settings).
 DEMO_WORKER_SETTINGS = {
@@ -67,12 +70,18 @@ async def run_demo(
             await _show_arrivals(consumer, console, appended_ids)
         finally:
             await consumer.stop()
+        console.rule("Reconciliation: the next banking day's bank statement")
+        payment_day = datetime.combine(business_date(datetime.now(UTC)), time(8), BUSINESS_ZONE)
+        await reconcile_next_day(rt, console, DEMO_OUTPUT, seed, payment_day)
+        published = await _relay_pending(rt, settings)
+        console.print(f"relay: published {published} reconciliation events to Kafka")
         await _project(rt, settings, console)
         report = await verify_chain(rt.store)
     verdict = "[green]intact[/green]" if report.intact else "[red]BROKEN[/red]"
     console.print(
         f"hash chain {verdict}: {report.checked_count} events, head {report.head_hash_hex[:16]}…"
     )
+    console.print(f"files and reports: {DEMO_OUTPUT}")
     console.print("next: `make test` runs the suite; `.venv/bin/fees --help` lists the commands")
     return 0 if report.intact else 1
 

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from entrypoints.auth import TokenService, authenticator
-from entrypoints.bootstrap import build_runtime, create_pool
+from entrypoints.bootstrap import build_reconciler, build_runtime, create_pool
 from entrypoints.logging import configure_logging
 from entrypoints.settings import Settings
 from events.clock_and_ids import Clock, IdGenerator, RandomIds, SystemClock
@@ -39,6 +39,11 @@ from payments.entrypoints.http import PaymentsApi, build_router
 from payments.service.handlers import PaymentsService, PaymentWindows
 from payments.service.refunds import RefundsService
 from payments.service.streams import CommandContext, Streams
+from reconciliation.adapters.statements import StatementError
+from reconciliation.adapters.statements.csv_mapping import load_csv_mappings
+from reconciliation.domain.errors import ReconciliationError
+from reconciliation.entrypoints.http import ReconciliationApi
+from reconciliation.entrypoints.http import build_router as reconciliation_router
 from schemas.api.auth import Principal, Role
 
 log = structlog.get_logger("http")
@@ -93,6 +98,10 @@ def create_app(
             evidence=EvidenceStore(pool), gateway=gateway, store=runtime.store, clock=clock,
             new_ids=new_ids,
         )  # fmt: skip
+        app.state.reconciliation = ReconciliationApi(
+            build_reconciler(runtime, clock=clock),
+            load_csv_mappings(settings.recon_csv_mappings_file),
+        )
         app.state.journal = Journal(pool)
         app.state.metric_queries = MetricsQueries(pool)
         app.state.projector = CatchUpProjector(
@@ -130,6 +139,7 @@ def create_app(
 
     app.include_router(build_router(authenticate))
     app.include_router(ledger_router(authenticate))
+    app.include_router(reconciliation_router(authenticate))
     app.include_router(metrics_router(authenticate, head_position))
     app.state.tokens = tokens
     _problem_handlers(app)
@@ -183,6 +193,19 @@ def _problem_handlers(app: FastAPI) -> None:
         return _problem(
             error.http_status, "request refused", str(error), error.code, field=field,
             context={k: str(v) for k, v in error.context.items() if k != "field"} or None,
+        )  # fmt: skip
+
+    @app.exception_handler(ReconciliationError)
+    async def reconciliation_error(_: Request, error: ReconciliationError) -> JSONResponse:
+        return _problem(
+            error.http_status, "Reconciliation rule", str(error), error.code, **error.context
+        )
+
+    @app.exception_handler(StatementError)
+    async def bad_statement(_: Request, error: StatementError) -> JSONResponse:
+        return _problem(
+            422, "Statement file refused; nothing was imported", str(error),
+            "invalid_statement", location=error.location,
         )  # fmt: skip
 
     @app.exception_handler(RequestValidationError)

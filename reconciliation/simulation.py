@@ -25,7 +25,7 @@ class Quirks:
     missing: int = 1  # lines the bank never sends: the item stays not settled
     duplicate: int = 1  # lines booked twice (same bank reference)
     late: int = 1  # lines that arrive in the next day's file
-    unknown: int = 1  # credits that name nothing we know
+    unknown: int = 1  # credits that name nothing we know (large: above the approval limit)
 
 
 @dataclass
@@ -55,7 +55,7 @@ class SimulatedBank:
             value_date=day,
             amount_minor=amount,
             direction=direction,
-            bank_reference=f"FT{day:%y%m%d}{self._rng.randrange(10**8):08d}{self._count:05d}",
+            bank_reference=f"FT{day:%y%m%d}{self._count:08d}",  # 16 characters, as MT940 allows
             **text,
         )
 
@@ -132,7 +132,7 @@ class SimulatedBank:
         for _ in range(quirks.unknown):
             unknown = self._line(
                 day,
-                self._rng.randrange(50, 5000) * 1000,
+                self._rng.randrange(5_100, 9_000) * 1000,
                 Direction.CREDIT,
                 remittance_info="CHUYEN TIEN",
                 counterparty="KHONG RO",

@@ -8,14 +8,16 @@ order the events were recorded. Replaying from position 0 into an empty schema r
 """
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
 from events.registry import EventRegistry
 from events.sqlfiles import load_statements
 from reconciliation.domain.items import item_facts
-from schemas.envelope import EventEnvelope, EventPayload
+from schemas.envelope import EventEnvelope, EventPayload, Payload
 from schemas.events.reconciliation_v1 import (
     DayClosed,
     DayReopened,
@@ -26,8 +28,6 @@ from schemas.events.reconciliation_v1 import (
     MatchRunCompleted,
     MatchUndone,
     SettlementFileImported,
-    SettlementLinesRecorded,
-    SettlementsMatched,
 )
 
 SQL = load_statements("reconciliation.adapters.sql", "reconciliation.sql")
@@ -113,47 +113,56 @@ class _Buffers:
                 rows.clear()
 
 
-def _buffer_matches(buffers: _Buffers, event: SettlementsMatched, position: int) -> None:
-    for index, match in enumerate(event.matches):
+def _buffer_matches(buffers: _Buffers, payload: Payload, position: int) -> None:
+    """From the stored payload as it is: it was validated against SettlementsMatched when it was
+    appended, and the hash chain proves it unchanged since; validating a thousand matches per
+    event again would cost more than writing them."""
+    account, day = payload["bank_account"], date.fromisoformat(payload["business_date"])
+    run_id, decision_id = payload.get("run_id"), payload.get("decision_id")
+    for index, match in enumerate(payload["matches"]):
         key = f"{position}.{index}"
         buffers.matches.append(
             (
                 key,
-                event.bank_account,
-                event.business_date,
-                match.stage.value,
-                match.confidence,
-                match.direction.value,
-                match.clearing,
-                match.gross_minor,
-                match.fee_minor,
-                match.net_minor,
-                event.run_id,
-                event.decision_id,
+                account,
+                day,
+                match["stage"],
+                match["confidence"],
+                match["direction"],
+                match["clearing"],
+                match["gross_minor"],
+                match["fee_minor"],
+                match["net_minor"],
+                run_id and UUID(run_id),
+                decision_id and UUID(decision_id),
                 position,
             )
         )
-        buffers.match_lines.extend((line_key, key, position) for line_key in match.line_keys)
-        buffers.match_items.extend((item_id, key, position) for item_id in match.item_ids)
+        buffers.match_lines.extend((line_key, key, position) for line_key in match["line_keys"])
+        buffers.match_items.extend((UUID(item), key, position) for item in match["item_ids"])
 
 
-def _buffer_lines(buffers: _Buffers, event: SettlementLinesRecorded, position: int) -> None:
-    for line in event.lines:
+def _buffer_lines(buffers: _Buffers, payload: Payload, position: int) -> None:
+    """Statement lines from the stored payload as it is (see _buffer_matches for why)."""
+    file_id = UUID(payload["file_id"])
+    for line in payload["lines"]:
+        booking = date.fromisoformat(line["booking_date"])
+        value = line["value_date"]
         buffers.lines.append(
             (
-                f"{event.file_id}:{line.line_no}",
-                event.file_id,
-                line.line_no,
-                line.location,
-                line.bank_account,
-                line.booking_date,
-                line.value_date,
-                line.amount_minor,
-                line.direction.value,
-                line.bank_reference,
-                line.end_to_end_id,
-                line.remittance_info,
-                line.counterparty,
+                f"{file_id}:{line['line_no']}",
+                file_id,
+                line["line_no"],
+                line["location"],
+                line["bank_account"],
+                booking,
+                booking if value == line["booking_date"] else date.fromisoformat(value),
+                line["amount_minor"],
+                line["direction"],
+                line["bank_reference"],
+                line.get("end_to_end_id"),
+                line.get("remittance_info"),
+                line.get("counterparty"),
                 position,
             )
         )
@@ -283,8 +292,14 @@ class ReconciliationProjection:
     async def apply(self, connection: asyncpg.Connection, events: list[EventEnvelope]) -> None:
         buffers = _Buffers()
         for envelope in events:
-            event = self._registry.parse(envelope)
             position = envelope.position
+            if envelope.event_type == "SettlementLinesRecorded":
+                _buffer_lines(buffers, envelope.payload, position)
+                continue
+            if envelope.event_type == "SettlementsMatched":
+                _buffer_matches(buffers, envelope.payload, position)
+                continue
+            event = self._registry.parse(envelope)
             if envelope.event_type in ITEM_EVENT_TYPES:
                 facts = item_facts(event, envelope.occurred_at)
                 if facts is not None:
@@ -301,10 +316,6 @@ class ReconciliationProjection:
                         )
                     )
                     buffers.references.extend((r, facts.item_id) for r in facts.references)
-            elif isinstance(event, SettlementLinesRecorded):
-                _buffer_lines(buffers, event, position)
-            elif isinstance(event, SettlementsMatched):
-                _buffer_matches(buffers, event, position)
             else:
                 await buffers.flush(connection)
                 await _apply_ordered(connection, event, position, envelope)

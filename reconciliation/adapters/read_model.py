@@ -10,7 +10,8 @@ from events.projection import CatchUpProjector
 from reconciliation.adapters.projection import PROJECTION_NAME, SQL
 from reconciliation.domain.items import BankLine, ItemFacts, ItemKind
 from reconciliation.service.ports import DayCounts, ImportedFile, ItemState, LineState
-from schemas.events.reconciliation_v1 import Direction, Match
+from schemas.api.reconciliation import RunView, StageTotals
+from schemas.events.reconciliation_v1 import Direction, Match, ReconciliationException
 
 CHECKPOINT = "SELECT last_position FROM projection_checkpoints WHERE projection_name = $1"
 
@@ -101,5 +102,39 @@ class PostgresReadModel:
         return DayCounts(row["line_count"], row["settled_count"], row["settled_minor"])
 
     async def open_exception_kinds(self, bank_account: str, day: date) -> list[str]:
+        return [e.kind.value for e in await self.open_exceptions(bank_account, day)]
+
+    async def items_taken_between(self, start: datetime, end: datetime) -> list[ItemFacts]:
+        rows = await self._pool.fetch(SQL["items_taken_between"], start, end)
+        return [_item(row) for row in rows]
+
+    async def day_status(self, bank_account: str, day: date) -> tuple[str, str | None]:
+        row = await self._pool.fetchrow(SQL["day_status"], bank_account, day)
+        return ("not_started", None) if row is None else (row["status"], row["closed_by"])
+
+    async def stage_totals(self, bank_account: str, day: date) -> list[StageTotals]:
+        rows = await self._pool.fetch(SQL["matches_by_stage"], bank_account, day)
+        return [StageTotals(**dict(row)) for row in rows]
+
+    async def open_exceptions(self, bank_account: str, day: date) -> list[ReconciliationException]:
         rows = await self._pool.fetch(SQL["open_exceptions"], bank_account, day)
-        return [row["kind"] for row in rows]
+        return [
+            ReconciliationException(
+                key=row["key"],
+                kind=row["kind"],
+                amount_minor=row["amount_minor"],
+                dated_on=row["dated_on"],
+                line_keys=row["line_keys"],
+                item_ids=row["item_ids"],
+                detail=row["detail"],
+            )
+            for row in rows
+        ]
+
+    async def runs(self, bank_account: str, day: date) -> list[RunView]:
+        rows = await self._pool.fetch(SQL["runs_of_day"], bank_account, day)
+        return [RunView(**dict(row)) for row in rows]
+
+    async def recorded_run(self, run_id: UUID) -> int | None:
+        position = await self._pool.fetchval(SQL["run_position"], run_id)
+        return None if position is None else int(position)

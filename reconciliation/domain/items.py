@@ -32,6 +32,11 @@ class ItemKind(StrEnum):
     REFUND = "refund"  # an issued refund, paid out by the bank
 
 
+# Enum members as module constants: `Direction.CREDIT` goes through a descriptor on every access,
+# which a run over a million lines notices.
+CREDIT, DEBIT, REFUND = Direction.CREDIT, Direction.DEBIT, ItemKind.REFUND
+
+
 @dataclass(frozen=True, slots=True)
 class BankLine:
     key: str
@@ -61,7 +66,7 @@ class ItemFacts:
 
     @property
     def direction(self) -> Direction:
-        return Direction.DEBIT if self.kind is ItemKind.REFUND else Direction.CREDIT
+        return DEBIT if self.kind is REFUND else CREDIT
 
 
 @dataclass(frozen=True, slots=True)

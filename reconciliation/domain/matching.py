@@ -24,7 +24,7 @@ from uuid import UUID
 from events.errors import ensure
 from reconciliation.domain import lumps
 from reconciliation.domain.calendar import BankingCalendar
-from reconciliation.domain.items import BankLine, ExpectedItem
+from reconciliation.domain.items import CREDIT, BankLine, ExpectedItem
 from reconciliation.domain.references import codes_in_note, tokens
 from reconciliation.domain.rules import MatchingRules
 from schemas.events.reconciliation_v1 import (
@@ -103,14 +103,22 @@ class _Work:
 def build_match(
     stage: MatchStage, confidence: int, lines: list[BankLine], items: list[ExpectedItem]
 ) -> Match:
+    """The match of these lines and items. Built without pydantic's per-field validation (a run
+    makes a million of them): every field comes from validated lines and items, and the paired
+    checks below hold the invariants the model's own validator would check."""
     clearings = {item.facts.clearing for item in items}
     ensure(len(clearings) == 1, f"a match mixes clearing accounts {sorted(clearings)}")
+    directions = {line.direction for line in lines} | {item.facts.direction for item in items}
+    ensure(len(directions) == 1, "a match mixes credits and debits")
     net = sum(line.amount_minor for line in lines)
     gross = sum(item.amount_minor for item in items)
-    return Match(
+    ensure(0 < net <= gross, f"a match of {net} VND against items of {gross} VND")
+    direction = directions.pop()
+    ensure(direction is CREDIT or net == gross, "a debit match carries a fee")
+    return Match.model_construct(
         stage=stage,
         confidence=confidence,
-        direction=lines[0].direction,
+        direction=direction,
         bank_account=lines[0].bank_account,
         line_keys=sorted(line.key for line in lines),
         item_ids=sorted(item.item_id for item in items),

@@ -7,7 +7,8 @@ from typing import Protocol
 from uuid import UUID
 
 from reconciliation.domain.items import BankLine, ItemFacts
-from schemas.events.reconciliation_v1 import Match
+from schemas.api.reconciliation import RunView, StageTotals
+from schemas.events.reconciliation_v1 import Match, ReconciliationException
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,19 @@ class ReadModel(Protocol):
     async def day_counts(self, bank_account: str, day: date) -> DayCounts: ...
 
     async def open_exception_kinds(self, bank_account: str, day: date) -> list[str]: ...
+
+    async def items_taken_between(self, start: datetime, end: datetime) -> list[ItemFacts]: ...
+
+    async def day_status(self, bank_account: str, day: date) -> tuple[str, str | None]: ...
+
+    async def stage_totals(self, bank_account: str, day: date) -> list[StageTotals]: ...
+
+    async def open_exceptions(
+        self, bank_account: str, day: date
+    ) -> list[ReconciliationException]: ...
+
+    async def runs(self, bank_account: str, day: date) -> list[RunView]: ...
+
+    async def recorded_run(self, run_id: UUID) -> int | None:
+        """The global position of the event that recorded the run, if the run exists."""
+        ...

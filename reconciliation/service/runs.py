@@ -19,6 +19,7 @@ from reconciliation.domain.matching import DayInputs, DayOutcome, match_day
 from reconciliation.domain.references import codes_in_note, tokens
 from reconciliation.domain.rules import MatchingRules
 from reconciliation.service.context import Actor, Reconciler, append_to_day, load_day
+from schemas.api.reconciliation import RunResponse
 from schemas.envelope import EventPayload
 from schemas.events.reconciliation_v1 import (
     EXCEPTIONS_PER_EVENT_MAX,
@@ -28,17 +29,6 @@ from schemas.events.reconciliation_v1 import (
     SettlementsMatched,
 )
 from schemas.time import BUSINESS_ZONE
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    run_id: UUID
-    rules_version: str
-    matched_line_count: int
-    match_count: int
-    exception_count: int
-    inputs_sha256: str
-    results_sha256: str
 
 
 @dataclass(frozen=True)
@@ -74,6 +64,8 @@ async def gather_inputs(
     open_references = {reference for item in items for reference in item.facts.references}
     named: set[str] = set()
     for line in lines:
+        if line.end_to_end_id and line.end_to_end_id.upper() in open_references:
+            continue  # settled by its end-to-end id: nothing else of it is looked up
         named |= tokens(line.end_to_end_id, line.remittance_info)
         named.update(hit.code for hit in codes_in_note(line.remittance_info))
     settled = await model.settled_references(sorted(named - open_references), as_of)
@@ -109,7 +101,9 @@ def _run_events(
     return events
 
 
-async def run_day(reconciler: Reconciler, actor: Actor, bank_account: str, day: date) -> RunOutcome:
+async def run_day(
+    reconciler: Reconciler, actor: Actor, bank_account: str, day: date
+) -> RunResponse:
     state, version = await load_day(reconciler, bank_account, day)
     ensure_open(state, "run matching")
     as_of = await reconciler.read_model.catch_up()
@@ -134,20 +128,27 @@ async def run_day(reconciler: Reconciler, actor: Actor, bank_account: str, day: 
     )
     events = [*_run_events(outcome, bank_account, day, run_id), completed]
     await append_to_day(reconciler, actor, state, version, events)
-    return RunOutcome(
-        run_id,
-        rules.fingerprint,
-        matched_lines,
-        len(outcome.matches),
-        len(outcome.exceptions),
-        *fingerprint,
+    return RunResponse(
+        run_id=run_id,
+        rules_version=rules.fingerprint,
+        matched_line_count=matched_lines,
+        match_count=len(outcome.matches),
+        exception_count=len(outcome.exceptions),
+        inputs_sha256=fingerprint[0],
+        results_sha256=fingerprint[1],
     )
 
 
-async def verify_run(reconciler: Reconciler, run_id: UUID, recorded: MatchRunCompleted) -> RunCheck:
+async def verify_run(reconciler: Reconciler, run_id: UUID) -> RunCheck:
     """Recompute a recorded run from the read model as of its position, with its rules."""
-    if recorded.run_id != run_id:
-        raise NotFoundError(f"run {run_id} not found", run_id=str(run_id))
+    await reconciler.read_model.catch_up()
+    position = await reconciler.read_model.recorded_run(run_id)
+    if position is None:
+        raise NotFoundError(f"no matching run {run_id}", run_id=str(run_id))
+    [envelope] = await reconciler.store.read_all(position - 1, 1)
+    recorded = reconciler.registry.parse(envelope)
+    if not isinstance(recorded, MatchRunCompleted) or recorded.run_id != run_id:
+        raise NotFoundError(f"position {position} does not record run {run_id}")
     rules = reconciler.rules_book.by_fingerprint(recorded.rules_version)
     inputs = await gather_inputs(
         reconciler, recorded.bank_account, recorded.business_date, rules, recorded.as_of_position

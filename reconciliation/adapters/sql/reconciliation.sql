@@ -159,12 +159,15 @@ SELECT run_id, rules_version, as_of_position, inputs_sha256, results_sha256,
        matched_line_count, exception_count, run_by, completed_at
 FROM recon_runs WHERE bank_account = $1 AND business_date = $2 ORDER BY position;
 
--- name: run_by_id
-SELECT run_id, bank_account, business_date, rules_version, as_of_position, inputs_sha256,
-       results_sha256, run_by, completed_at
-FROM recon_runs WHERE run_id = $1;
+-- name: run_position
+SELECT position FROM recon_runs WHERE run_id = $1;
 
 -- name: decisions_of_day
 SELECT decision_id, kind, amount_minor, reason, proposed_by, needs_approval, status,
        decided_by, decided_reason
 FROM recon_decisions WHERE bank_account = $1 AND business_date = $2 ORDER BY position;
+
+-- name: items_taken_between
+SELECT item_id, kind, amount_minor, clearing_kind, clearing_qualifier, occurred_at,
+       reference_codes
+FROM recon_items WHERE occurred_at >= $1 AND occurred_at < $2;

@@ -1,0 +1,240 @@
+"""`fees recon …`: the finance officer's day on the command line (import, run, decide, close,
+report) and the auditor's proof that a past run is reproducible."""
+
+import json
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from entrypoints.bootstrap import build_reconciler, runtime
+from entrypoints.settings import Settings, load_settings
+from reconciliation.adapters.report_rendering import report_csv, report_html
+from reconciliation.adapters.statements import StatementError
+from reconciliation.adapters.statements.csv_mapping import load_csv_mappings
+from reconciliation.adapters.uploads import import_file
+from reconciliation.domain.errors import ReconciliationError
+from reconciliation.service import decisions, reports, runs
+from reconciliation.service.context import Actor
+from schemas.api.reconciliation import DayReport
+from schemas.events.reconciliation_v1 import DecisionKind, StatementFormat
+
+recon_app = typer.Typer(
+    help="Bank settlement reconciliation: import, match, resolve, close, report.",
+    no_args_is_help=True,
+)
+console = Console()
+Officer = Annotated[str, typer.Option(help="The finance officer acting, e.g. finance:lan.")]
+Account = Annotated[str, typer.Argument(help="The bank account number, e.g. 0011001234567.")]
+Day = Annotated[str, typer.Argument(help="The business day, YYYY-MM-DD (Asia/Ho_Chi_Minh).")]
+
+
+def _actor(officer: str) -> Actor:
+    return Actor(officer if ":" in officer else f"finance:{officer}", uuid.uuid4())
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a YYYY-MM-DD date") from None
+
+
+async def _with_reconciler(settings: Settings, work):  # type: ignore[no-untyped-def]
+    async with runtime(settings) as rt:
+        return await work(build_reconciler(rt))
+
+
+def _run(work) -> None:  # type: ignore[no-untyped-def]
+    """Run against the configured database; rule violations print one line and exit 1."""
+    import asyncio
+
+    try:
+        asyncio.run(_with_reconciler(load_settings(), work))
+    except (ReconciliationError, StatementError, ValidationError) as error:
+        console.print(f"[red]refused[/red]: {error}")
+        raise typer.Exit(1) from error
+
+
+@recon_app.command("import")
+def import_command(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    statement_format: Annotated[StatementFormat, typer.Option("--format")],
+    officer: Officer,
+    mapping: Annotated[str | None, typer.Option(help="CSV column mapping (csv only).")] = None,
+) -> None:
+    """Import a bank statement file: all of it or nothing; the same file twice is a no-op."""
+    settings = load_settings()
+    mappings = load_csv_mappings(settings.recon_csv_mappings_file)
+    content = path.read_bytes()
+
+    async def work(reconciler):  # type: ignore[no-untyped-def]
+        with console.status(f"reading {path.name}…"):
+            outcome = await import_file(
+                reconciler,
+                _actor(officer),
+                content,
+                statement_format,
+                file_name=path.name,
+                mapping_name=mapping,
+                mappings=mappings,
+            )
+        verb = "already imported as" if outcome.already_imported else "imported as"
+        console.print(f"{path.name}: {outcome.line_count:,} lines {verb} file {outcome.file_id}")
+
+    _run(work)
+
+
+@recon_app.command("run")
+def run_command(account: Account, day: Day, officer: Officer) -> None:
+    """Match the account's business day automatically; prints the run's fingerprint."""
+
+    async def work(reconciler):  # type: ignore[no-untyped-def]
+        with console.status("matching…"):
+            outcome = await runs.run_day(reconciler, _actor(officer), account, _day(day))
+        console.print(
+            f"run {outcome.run_id} ({outcome.rules_version}): {outcome.matched_line_count:,} "
+            f"lines matched in {outcome.match_count:,} matches, "
+            f"{outcome.exception_count:,} exceptions; results sha256 {outcome.results_sha256}"
+        )
+
+    _run(work)
+
+
+@recon_app.command("verify-run")
+def verify_run_command(run_id: uuid.UUID) -> None:
+    """Re-run a past run from the read model as it stood then, with its rules: same hashes?"""
+    verdict: list[bool] = []
+
+    async def work(reconciler):  # type: ignore[no-untyped-def]
+        check = await runs.verify_run(reconciler, run_id)
+        verdict.append(check.identical)
+        colour = "green" if check.identical else "red"
+        console.print(
+            f"[{colour}]{'identical' if check.identical else 'DIFFERENT'}[/{colour}]: results "
+            f"{check.recorded_results_sha256} recorded, {check.recomputed_results_sha256} "
+            f"recomputed"
+        )
+
+    _run(work)
+    raise typer.Exit(0 if verdict and verdict[0] else 1)
+
+
+@recon_app.command("decide")
+def decide_command(
+    account: Account,
+    day: Day,
+    officer: Officer,
+    kind: Annotated[DecisionKind, typer.Option()],
+    line: Annotated[list[str], typer.Option(help="Bank line key(s) <file id>:<line no>.")],
+    reason: Annotated[str, typer.Option(help="Why (mandatory, kept in the event).")],
+    item: Annotated[list[uuid.UUID] | None, typer.Option(help="Payment/refund id(s).")] = None,
+) -> None:
+    """Manual match, split, write-off or unmatch; above the limit it waits for approval."""
+    request = decisions.DecisionRequest(kind, line, item or [], reason)
+
+    async def work(reconciler):  # type: ignore[no-untyped-def]
+        outcome = await decisions.propose(reconciler, _actor(officer), account, _day(day), request)
+        console.print(f"decision {outcome.decision_id}: {outcome.status}")
+
+    _run(work)
+
+
+@recon_app.command("approve")
+def approve_command(
+    account: Account,
+    day: Day,
+    decision_id: uuid.UUID,
+    officer: Officer,
+    reason: Annotated[str, typer.Option()],
+) -> None:
+    """Approve another officer's pending decision (maker-checker)."""
+
+    async def work(reconciler):  # type: ignore[no-untyped-def]
+        outcome = await decisions.approve(
+            reconciler, _actor(officer), account, _day(day), decision_id, reason
+        )
+        console.print(f"decision {outcome.decision_id}: {outcome.status}")
+
+    _run(work)
+
+
+@recon_app.command("close")
+def close_command(account: Account, day: Day, officer: Officer) -> None:
+    """Close (lock) the day."""
+
+    async def work(reconciler):  # type: ignore[no-untyped-def]
+        await decisions.close_day(reconciler, _actor(officer), account, _day(day))
+        console.print(f"{account} {day}: closed")
+
+    _run(work)
+
+
+@recon_app.command("reopen")
+def reopen_command(
+    account: Account, day: Day, officer: Officer, reason: Annotated[str, typer.Option()]
+) -> None:
+    """Reopen a closed day (an auditable event with its reason)."""
+
+    async def work(reconciler):  # type: ignore[no-untyped-def]
+        await decisions.reopen_day(reconciler, _actor(officer), account, _day(day), reason)
+        console.print(f"{account} {day}: reopened")
+
+    _run(work)
+
+
+def print_report(report: DayReport) -> None:
+    table = Table(title=f"Reconciliation {report.bank_account} {report.business_date}")
+    table.add_column("figure")
+    table.add_column("count", justify="right")
+    table.add_column("VND", justify="right")
+    table.add_row("status", report.status, report.closed_by or "")
+    table.add_row("expected gross", "", f"{report.expected_gross_minor:,}")
+    table.add_row("gateway fees", "", f"{report.expected_fee_minor:,}")
+    table.add_row("expected net", "", f"{report.expected_net_minor:,}")
+    table.add_row("settled", f"{report.matched_line_count:,}", f"{report.settled_minor:,}")
+    for stage in report.stages:
+        table.add_row(
+            f"  {stage.stage} ({stage.direction})", f"{stage.match_count:,}", f"{stage.net_minor:,}"
+        )
+    for kind in report.exceptions_by_kind:
+        table.add_row(f"exception: {kind.kind}", f"{kind.count:,}", f"{kind.amount_minor:,}")
+    console.print(table)
+
+
+@recon_app.command("report")
+def report_command(
+    account: Account,
+    day: Day,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, json, csv or html")
+    ] = "table",
+    output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+) -> None:
+    """The day report: expected against settled, matches by stage, exceptions by kind and age."""
+    renderers = {
+        "json": lambda r: json.dumps(r.model_dump(mode="json"), indent=2, ensure_ascii=False),
+        "csv": report_csv,
+        "html": report_html,
+    }
+    if output_format not in {*renderers, "table"}:
+        raise typer.BadParameter("--format is table, json, csv or html")
+
+    async def work(reconciler):  # type: ignore[no-untyped-def]
+        report = await reports.day_report(reconciler, account, _day(day))
+        if output_format == "table":
+            print_report(report)
+            return
+        text = renderers[output_format](report)
+        if output is None:
+            console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            output.write_text(text, encoding="utf-8")
+            console.print(f"wrote {output}")
+
+    _run(work)

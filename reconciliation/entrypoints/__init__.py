@@ -1,0 +1,1 @@
+"""Reconciliation edges: the HTTP router and the CLI commands."""

@@ -1,0 +1,114 @@
+"""The issue's whole flow on the real servers: a generated day of payments; the next banking
+day's statement split over the three formats (gateway lumps net of fees in camt.053, card and
+cash takings in CSV, the rest in MT940) with one line missing, one booked twice, one late and one
+unknown credit; imports through the real parsers; a run that finds exactly those exceptions;
+write-offs; the reconciliation events through the outbox and Kafka into the ledger by a Faust
+worker (bank, fee expense and clearing postings equal to a direct computation, trial balance
+zero); and the day closed."""
+
+from entrypoints.bootstrap import Runtime
+from entrypoints.settings import Settings
+from ledger.adapters.journal import Journal
+from reconciliation.adapters.statement_writers import camt053, generic_csv, mt940
+from reconciliation.adapters.statements.csv_mapping import load_csv_mappings
+from reconciliation.adapters.uploads import import_file
+from reconciliation.service import decisions, runs
+from reconciliation.service.decisions import DecisionRequest
+from reconciliation.simulation import SimulatedBank, numbered
+from schemas.events.reconciliation_v1 import DecisionKind, ExceptionKind, StatementFormat
+from tests.integration.recon_harness import (
+    ACCOUNT,
+    NEXT_DAY,
+    SETTLEMENT_DAY,
+    expected_items,
+    officer,
+    reconciler_for,
+    simulate_payment_day,
+)
+from tests.integration.test_reconciliation import open_exceptions
+from tests.integration.test_streaming import (
+    Workers,
+    direct_ledger,
+    relay_all,
+    wait_until_caught_up,
+    workers,  # noqa: F401 (fixture)
+)
+
+
+async def test_statement_files_reconcile_and_post_settlements_to_the_ledger(
+    runtime: Runtime,
+    settings: Settings,
+    kafka_topics: list[str],
+    workers: Workers,  # noqa: F811
+) -> None:
+    rt = runtime
+    await simulate_payment_day(rt, 300)
+    reconciler = reconciler_for(rt)
+    items = await expected_items(rt, reconciler, SETTLEMENT_DAY)
+    bank = SimulatedBank(ACCOUNT, seed=21).day(SETTLEMENT_DAY, NEXT_DAY, items)
+    lumps = [
+        line for line in bank.lines if line.remittance_info and " TT NGAY " in line.remittance_info
+    ]
+    cards = [
+        line
+        for line in bank.lines
+        if line.counterparty and line.counterparty.startswith(("POS", "CASH"))
+    ]
+    rest = [line for line in bank.lines if line not in lumps and line not in cards]
+    assert lumps and cards and rest
+    files = [
+        (camt053(numbered(lumps), "STMT1", SETTLEMENT_DAY), StatementFormat.CAMT053, None),
+        (generic_csv(numbered(cards)), StatementFormat.CSV, "generic"),
+        (mt940(numbered(rest), "STMT3", ACCOUNT), StatementFormat.MT940, None),
+    ]
+    lan, minh = officer("lan"), officer("minh")
+    for content, statement_format, mapping in files:
+        await import_file(
+            reconciler, lan, content, statement_format, file_name=statement_format.value,
+            mapping_name=mapping, mappings=load_csv_mappings(),
+        )  # fmt: skip
+    assert await rt.pool.fetchval("SELECT count(*) FROM recon_lines") == len(bank.lines)
+
+    await runs.run_day(reconciler, lan, ACCOUNT, SETTLEMENT_DAY)
+    exceptions = await open_exceptions(rt, SETTLEMENT_DAY)
+    assert {kind: len(keys) for kind, keys in exceptions.items()} == {
+        ExceptionKind.DUPLICATE_SETTLEMENT: 1, ExceptionKind.NOT_SETTLED: 2,
+        ExceptionKind.UNMATCHED_BANK_LINE: 1,
+    }  # fmt: skip
+    stages = {
+        row["stage"] for row in await rt.pool.fetch("SELECT DISTINCT stage FROM recon_matches")
+    }
+    assert "gateway_lump" in stages
+
+    for row in await rt.pool.fetch(
+        "SELECT line_keys FROM recon_exceptions WHERE superseded_position IS NULL "
+        "AND cardinality(line_keys) > 0"
+    ):
+        request = DecisionRequest(DecisionKind.WRITE_OFF, row["line_keys"], [], "not a fee")
+        proposed = await decisions.propose(reconciler, lan, ACCOUNT, SETTLEMENT_DAY, request)
+        if proposed.status == "pending":
+            await decisions.approve(
+                reconciler, minh, ACCOUNT, SETTLEMENT_DAY, proposed.decision_id, "checked"
+            )
+    await decisions.close_day(reconciler, lan, ACCOUNT, SETTLEMENT_DAY)
+
+    await relay_all(rt, settings)
+    expected_rows = await direct_ledger(rt)
+    head = (await rt.store.head()).position
+    workers.start()
+    await wait_until_caught_up(rt.pool, head, len({row[0] for row in expected_rows}))
+    journal = Journal(rt.pool)
+    assert await journal.all_postings() == expected_rows
+    balances = {t.account_code: t.balance_minor for t in await journal.trial_balance()}
+    assert sum(balances.values()) == 0
+    settled_credit = await rt.pool.fetchval(
+        "SELECT sum(amount_minor) FROM recon_lines WHERE direction = 'credit'"
+    )
+    debits = await rt.pool.fetchval(
+        "SELECT coalesce(sum(amount_minor), 0) FROM recon_lines WHERE direction = 'debit'"
+    )
+    assert balances[f"BANK:{ACCOUNT}"] == settled_credit - debits  # every line is settled
+    fees = await rt.pool.fetchval(
+        "SELECT sum(fee_minor) FROM recon_matches WHERE stage = 'gateway_lump'"
+    )
+    assert balances["GATEWAY_FEE_EXPENSE:VNPAY"] == fees > 0

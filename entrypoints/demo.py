@@ -24,12 +24,12 @@ from entrypoints.settings import REPOSITORY_ROOT, Settings
 from entrypoints.tables import rate_table
 from events.kafka.messages import envelope_from_message, header
 from events.kafka.producer import create_producer
-from events.kafka.reading import open_reader, read_until_seen
+from events.kafka.reading import end_offsets, open_reader, read_until_seen
 from events.kafka.relay import OutboxRelay
 from events.kafka.topics import ensure_topics
 from events.store.migrations import apply_migrations
 from events.store.verify import verify_chain
-from events.streaming.consumers import applied_positions
+from events.streaming.consumers import lagging_partitions
 from ledger.adapters.journal import Journal
 from metrics.adapters.store import MetricsQueries
 from payments.adapters.schedule_files import load_fee_schedule, load_units
@@ -173,7 +173,6 @@ async def _show_arrivals(consumer: AIOKafkaConsumer, console: Console, expected:
 
 async def _project(rt: Runtime, settings: Settings, console: Console) -> None:
     """Run a Faust worker until the ledger and metrics hold the whole store, then show them."""
-    head = (await rt.store.head()).position
     environment = {**os.environ, **DEMO_WORKER_SETTINGS}
     worker = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "entrypoints.cli", "worker", "--loglevel", "warn",
@@ -182,7 +181,7 @@ async def _project(rt: Runtime, settings: Settings, console: Console) -> None:
     )  # fmt: skip
     try:
         with console.status("Faust worker: posting the day to the ledger and the metrics ..."):
-            await _wait_for_projections(rt, head)
+            await _wait_for_projections(rt, settings)
     finally:
         worker.terminate()
         await asyncio.wait_for(worker.wait(), timeout=30)
@@ -200,11 +199,17 @@ async def _project(rt: Runtime, settings: Settings, console: Console) -> None:
     console.print(rate_table(rows, "level"))
 
 
-async def _wait_for_projections(rt: Runtime, head: int) -> None:
+async def _wait_for_projections(rt: Runtime, settings: Settings) -> None:
+    """Until the ledger and the metrics have applied the last record of every partition."""
+    ends = await end_offsets(settings.kafka_bootstrap_servers, rt.router.topics())
     deadline = monotonic() + DEMO_PROJECTION_TIMEOUT_S
     while monotonic() < deadline:
-        tops = await applied_positions(rt.pool)
-        if tops.get("ledger", 0) >= head and tops.get("metrics", 0) >= head:
+        behind = [
+            partition
+            for consumer in ("ledger", "metrics")
+            for partition in await lagging_partitions(rt.pool, consumer, ends)
+        ]
+        if not behind:
             return
         await asyncio.sleep(0.5)
     raise RuntimeError(f"the worker did not catch up in {DEMO_PROJECTION_TIMEOUT_S:.0f} s")

@@ -2,7 +2,7 @@
 the same lines as MT940 and CSV beside it, as other banks send them), a matching run, the day
 report on screen and as HTML."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -16,6 +16,7 @@ from reconciliation.adapters.uploads import import_file
 from reconciliation.domain.items import expect
 from reconciliation.service import reports, runs
 from reconciliation.service.context import Actor
+from reconciliation.service.runs import start_of_next_day
 from reconciliation.simulation import SimulatedBank, numbered
 from schemas.api.reconciliation import DayReport
 from schemas.events.reconciliation_v1 import SettlementLine, StatementFormat
@@ -55,7 +56,8 @@ async def reconcile_next_day(
     account = rules.accounts()[0]
     await reconciler.read_model.catch_up()
     start = datetime.combine(payment_day.date() - timedelta(days=7), time(0), BUSINESS_ZONE)
-    facts = await reconciler.read_model.items_taken_between(start, datetime.now(UTC))
+    end = start_of_next_day(payment_day.date())
+    facts = await reconciler.read_model.items_taken_between(start, end)
     items = [item for f in facts if (item := expect(f, rules, calendar)) is not None]
     bank_day = SimulatedBank(account, seed).day(day, following, items)
     lines = numbered(bank_day.lines)

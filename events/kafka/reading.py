@@ -60,3 +60,15 @@ async def read_until_seen(
         if not missing and not fetched:
             break
     return records
+
+
+async def end_offsets(bootstrap_servers: str, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+    """(topic, partition) -> the offset the next record will get (0 for an empty partition)."""
+    partitions = await partitions_of(bootstrap_servers, topics)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    return {(tp.topic, tp.partition): int(offset) for tp, offset in ends.items()}

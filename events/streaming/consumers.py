@@ -132,3 +132,14 @@ async def dead_letter_counts(pool: asyncpg.Pool) -> dict[str, int]:
     async with pool.acquire() as connection:
         rows = await connection.fetch(SQL["dead_letter_counts"])
     return {row["consumer_name"]: int(row["dead_letters"]) for row in rows}
+
+
+async def lagging_partitions(
+    pool: asyncpg.Pool, consumer_name: str, ends: dict[tuple[str, int], int]
+) -> list[tuple[str, int]]:
+    """The partitions whose last record (by `ends`, see events.kafka.reading.end_offsets) the
+    consumer has not applied yet. Empty: caught up on every partition, not just on one."""
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(SQL["progress_of"], consumer_name)
+    applied = {(row["topic"], row["partition"]): row["last_offset"] for row in rows}
+    return sorted(key for key, end in ends.items() if end > 0 and applied.get(key, -1) < end - 1)

@@ -8,6 +8,8 @@ is a configuration change reviewed like one, not a code change.
 
 import codecs
 import json
+import unicodedata
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -25,6 +27,20 @@ GENERIC_MAPPING = "generic"
 MappingName = Annotated[str, Field(pattern=r"^[a-z0-9_\-]{1,40}$")]
 HeaderName = Annotated[str, Field(min_length=1, max_length=120)]
 Marker = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+def header_key(text: str) -> str:
+    """Headers compared ignoring case, spacing and Unicode form ("Số  Tiền" = "số tiền")."""
+    return " ".join(unicodedata.normalize("NFC", text).split()).casefold()
+
+
+def _reads_back(date_format: str) -> bool:
+    """Whether a day written in the format reads back as the same day (a year, month, day)."""
+    day = date(2026, 11, 24)
+    try:
+        return datetime.strptime(day.strftime(date_format), date_format).date() == day
+    except ValueError:
+        return False
 
 
 class CsvColumns(BaseModel):
@@ -94,9 +110,11 @@ class CsvMapping(BaseModel):
             raise ValueError("a marker cannot mean both credit and debit")
         if self.thousands_separator == self.decimal_separator:
             raise ValueError("the thousands and decimal separators must differ")
-        headers = [header for header in columns.model_dump().values() if header is not None]
+        headers = [header_key(h) for h in columns.model_dump().values() if h is not None]
         if len(headers) != len(set(headers)):
             raise ValueError("one column header is mapped to two fields")
+        if not _reads_back(self.date_format):
+            raise ValueError(f"date_format '{self.date_format}' cannot write and read back a day")
         try:
             codecs.lookup(self.encoding)
         except LookupError:

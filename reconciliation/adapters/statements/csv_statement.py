@@ -12,7 +12,6 @@ the header, so "line 17" is what a spreadsheet or an editor shows.
 import _csv
 import csv
 import io
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -37,7 +36,7 @@ from reconciliation.adapters.statements.common import (
     refused_line,
     validate_line,
 )
-from reconciliation.adapters.statements.csv_mapping import OPTIONAL_COLUMNS, CsvMapping
+from reconciliation.adapters.statements.csv_mapping import OPTIONAL_COLUMNS, CsvMapping, header_key
 from schemas.events.reconciliation_v1 import Direction, SettlementLine
 from schemas.money import AMOUNT_MINOR_MAX
 
@@ -46,11 +45,6 @@ ACCOUNT_CACHE_MAX = 1_000
 COUNTERPARTY_CACHE_MAX = 10_000
 PLAIN_DIGITS_MAX = 18  # up to this many plain digits fit a machine int; longer goes the slow way
 SAMPLE_DAY = date(2026, 11, 24)  # shown in date errors, formatted the way the mapping expects
-
-
-def _header_key(text: str) -> str:
-    """Headers compared ignoring case, spacing and Unicode form ("Số  Tiền" = "số tiền")."""
-    return " ".join(unicodedata.normalize("NFC", text).split()).casefold()
 
 
 @dataclass(frozen=True)
@@ -72,13 +66,13 @@ class _Layout:
 
 
 def _layout(header: list[str], mapping: CsvMapping, line: int) -> _Layout:
-    keys = [_header_key(cell) for cell in header]
+    keys = [header_key(cell) for cell in header]
     indexes: dict[str, int | None] = {}
     for field_name, wanted in mapping.columns.model_dump().items():
         if wanted is None:
             indexes[field_name] = None
             continue
-        found = [index for index, key in enumerate(keys) if key == _header_key(wanted)]
+        found = [index for index, key in enumerate(keys) if key == header_key(wanted)]
         if len(found) > 1:
             raise StatementError(f"line {line}", f"column '{wanted}' appears {len(found)} times")
         if not found and field_name not in OPTIONAL_COLUMNS:
@@ -262,10 +256,10 @@ class _RowReader:
             raise _MoneyError(column, str(exc)) from None
 
     def _plain_decimal(self, text: str, shown: str) -> str:
-        """ "1.500.000,00" with the mapping's separators as "1500000.00"; thousands groups checked.
+        """Amount text in the mapping's style ("1.500.000,00") as plain decimal ("1500000.00").
 
-        The groups are checked because "1.5" read with "." as thousands separator would
-        otherwise quietly become 15 dong.
+        Thousands groups are checked because "1.5" read with "." as the thousands separator
+        would otherwise quietly become 15 dong.
         """
         integer, separator, fraction = text.partition(self.decimal)
         if self.thousands and self.thousands in integer:

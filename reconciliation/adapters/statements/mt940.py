@@ -13,6 +13,10 @@ Why the library is wrapped the way it is:
   date. Marks: C credit, D debit, RD (a debit reversed: money back in) credit, RC debit.
 - The text is decoded here as UTF-8 (never guessed) and handed to the library as text, not via
   `mt940.parse`, which would read a file if the text happened to name one.
+
+The subclass overrides two underscore methods of `mt940.models.Transactions`
+(`_process_match`, `_process_statement_tag`), which is why mt-940 is pinned to 5.1.*; the tests
+on the library's own sample files fail first if an upgrade changes them.
 """
 
 import re
@@ -57,10 +61,19 @@ LIBRARY_OPTIONS = Options(
     gvc_leading_text=True,
 )
 MARKS = {"C": Direction.CREDIT, "D": Direction.DEBIT, "RD": Direction.CREDIT, "RC": Direction.DEBIT}
-OPENING_KEYS = {"60F": "final_opening_balance", "60M": "intermediate_opening_balance"}
-OPENING_KEYS["60"] = "opening_balance"
-CLOSING_KEYS = {"62F": "final_closing_balance", "62M": "intermediate_closing_balance"}
-CLOSING_KEYS["62"] = "closing_balance"
+# Where the library files each balance tag in `Transactions.data`.
+OPENING_KEYS = {
+    "60F": "final_opening_balance",
+    "60M": "intermediate_opening_balance",
+    "60": "opening_balance",
+}
+CLOSING_KEYS = {
+    "62F": "final_closing_balance",
+    "62M": "intermediate_closing_balance",
+    "62": "closing_balance",
+}
+# What the library raises on a tag it cannot read (a pattern miss, a bad date, a bad number).
+LIBRARY_ERRORS = (RuntimeError, ValueError, ArithmeticError, LookupError, TypeError, AttributeError)
 ABSENT_REFERENCE = "NONREF"
 SWIFT_LINE_LENGTH = 65  # a full :86: line was wrapped mid-text; a shorter one ended a word
 # In a free-text :86: an end-to-end id is one token after EREF+ (or between /EREF/ and /); a
@@ -120,7 +133,7 @@ class _LocatedTransactions(Transactions):
         line = self._line_of(data, match.start())
         try:
             super()._process_match(match, i, valid_matches, data)
-        except (RuntimeError, ValueError, ArithmeticError, LookupError, TypeError) as exc:
+        except LIBRARY_ERRORS as exc:
             raise StatementError(f"line {line} (:{tag}:)", _library_message(exc, tag)) from None
         self._note(tag, line)
         self.previous_tag = tag

@@ -120,6 +120,19 @@ def test_mt940_reads_value_and_entry_dates_references_and_wrapped_details() -> N
     assert {x.bank_account for x in lines} == {"0071000123456"}
 
 
+def test_mt940_reversal_marks_move_money_the_way_they_say() -> None:
+    sample = (DATA / "vcb_mt940_20261124.sta").read_text()
+    # RD undoes a debit (money back in), RC undoes a credit: the file still balances.
+    reversed_marks = sample.replace("1124C150000,", "1124RD150000,").replace(
+        "1124D50000,", "1124RC50000,"
+    )
+    lines = parse_statement(reversed_marks.encode(), MT940).lines
+    assert [(x.amount_minor, x.direction) for x in lines][::2] == [
+        (150_000, CREDIT),
+        (50_000, DEBIT),
+    ]
+
+
 def test_mt940_reads_sepa_keywords_in_free_text_details() -> None:
     sample = (DATA / "vcb_mt940_20261124.sta").read_text()
     keyworded = sample.replace(
@@ -461,8 +474,9 @@ BASE = {"name": "x", "columns": {"booking_date": "d", "bank_reference": "r", "am
           "credit_markers": ["C"], "debit_markers": ["c"]}, "a marker cannot mean both"),
         ({"bank_account": "0071000123456", "thousands_separator": "."}, "must differ"),
         ({"bank_account": "0071000123456", "encoding": "klingon"}, "unknown encoding"),
-        ({"bank_account": "0071000123456", "columns": {**BASE["columns"], "counterparty": "a"}},
+        ({"bank_account": "0071000123456", "columns": {**BASE["columns"], "counterparty": " A"}},
          "one column header is mapped to two fields"),
+        ({"bank_account": "0071000123456", "date_format": "%d/%m"}, "cannot write and read back"),
     ],
 )  # fmt: skip
 def test_a_mapping_that_cannot_read_a_file_is_refused(

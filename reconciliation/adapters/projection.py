@@ -10,7 +10,6 @@ order the events were recorded. Replaying from position 0 into an empty schema r
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 
@@ -116,7 +115,7 @@ class _Buffers:
 def _buffer_matches(buffers: _Buffers, payload: Payload, position: int) -> None:
     """From the stored payload as it is: it was validated against SettlementsMatched when it was
     appended, and the hash chain proves it unchanged since; validating a thousand matches per
-    event again would cost more than writing them."""
+    event again would cost more than writing them. (asyncpg takes UUID text for uuid columns.)"""
     account, day = payload["bank_account"], date.fromisoformat(payload["business_date"])
     run_id, decision_id = payload.get("run_id"), payload.get("decision_id")
     for index, match in enumerate(payload["matches"]):
@@ -133,18 +132,18 @@ def _buffer_matches(buffers: _Buffers, payload: Payload, position: int) -> None:
                 match["gross_minor"],
                 match["fee_minor"],
                 match["net_minor"],
-                run_id and UUID(run_id),
-                decision_id and UUID(decision_id),
+                run_id,
+                decision_id,
                 position,
             )
         )
         buffers.match_lines.extend((line_key, key, position) for line_key in match["line_keys"])
-        buffers.match_items.extend((UUID(item), key, position) for item in match["item_ids"])
+        buffers.match_items.extend((item, key, position) for item in match["item_ids"])
 
 
 def _buffer_lines(buffers: _Buffers, payload: Payload, position: int) -> None:
     """Statement lines from the stored payload as it is (see _buffer_matches for why)."""
-    file_id = UUID(payload["file_id"])
+    file_id = payload["file_id"]
     for line in payload["lines"]:
         booking = date.fromisoformat(line["booking_date"])
         value = line["value_date"]

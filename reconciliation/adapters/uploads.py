@@ -2,7 +2,9 @@
 parsing it again), then parse all of it (any error refuses the whole file), then import."""
 
 import hashlib
+from collections.abc import Sequence
 
+from events.gc_pause import collector_paused
 from reconciliation.adapters.statements import PARSER_VERSION, StatementError, parse_statement
 from reconciliation.adapters.statements.csv_mapping import CsvMapping
 from reconciliation.service.context import Actor, Reconciler
@@ -12,7 +14,7 @@ from reconciliation.service.imports import (
     find_import,
     import_statement,
 )
-from schemas.events.reconciliation_v1 import StatementFormat
+from schemas.events.reconciliation_v1 import SettlementLine, StatementFormat
 
 
 async def import_file(
@@ -37,12 +39,33 @@ async def import_file(
             )
         mapping = mappings[mapping_name]
     parsed = parse_statement(content, statement_format, mapping=mapping)
+    with collector_paused():  # the lines become events and rows (events/gc_pause.py says why)
+        return await _import(
+            reconciler,
+            actor,
+            parsed.lines,
+            statement_format,
+            mapping_name if mapping else None,
+            file_name,
+            content_sha256,
+        )
+
+
+async def _import(
+    reconciler: Reconciler,
+    actor: Actor,
+    lines: Sequence[SettlementLine],
+    statement_format: StatementFormat,
+    mapping_name: str | None,
+    file_name: str,
+    content_sha256: str,
+) -> ImportOutcome:
     upload = StatementUpload(
         file_name=file_name,
         format=statement_format,
-        mapping=mapping_name if mapping else None,
+        mapping=mapping_name,
         parser_version=PARSER_VERSION,
         content_sha256=content_sha256,
-        lines=parsed.lines,
+        lines=lines,
     )
     return await import_statement(reconciler, actor, upload)

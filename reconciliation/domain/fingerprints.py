@@ -1,6 +1,7 @@
 """SHA-256 fingerprints of a run's inputs and results, so a re-run can be proven identical."""
 
 import hashlib
+from typing import Any
 
 import orjson
 
@@ -49,10 +50,16 @@ def inputs_sha256(inputs: DayInputs, rules_fingerprint: str) -> str:
     )
 
 
-def results_sha256(outcome: DayOutcome) -> str:
-    return _digest(
-        {
-            "matches": [match.model_dump(mode="json") for match in outcome.matches],
-            "exceptions": [exception.model_dump(mode="json") for exception in outcome.exceptions],
-        }
+JsonRecords = list[dict[str, Any]]
+
+
+def dumped(outcome: DayOutcome) -> tuple[JsonRecords, JsonRecords]:
+    """Matches and exceptions as the JSON the run's events carry, dumped once for both uses."""
+    return (
+        [match.model_dump(mode="json") for match in outcome.matches],
+        [exception.model_dump(mode="json") for exception in outcome.exceptions],
     )
+
+
+def results_sha256(matches: JsonRecords, exceptions: JsonRecords) -> str:
+    return _digest({"matches": matches, "exceptions": exceptions})

@@ -106,6 +106,23 @@ def build_match(
     """The match of these lines and items. Built without pydantic's per-field validation (a run
     makes a million of them): every field comes from validated lines and items, and the paired
     checks below hold the invariants the model's own validator would check."""
+    if len(lines) == 1 and len(items) == 1:  # most matches: no sets, no sorting
+        line, item = lines[0], items[0]
+        ensure(line.direction is item.facts.direction, "a match mixes credits and debits")
+        ensure(0 < line.amount_minor <= item.amount_minor, "a match for more than its item")
+        ensure(line.direction is CREDIT or line.amount_minor == item.amount_minor, "a debit fee")
+        return Match.model_construct(
+            stage=stage,
+            confidence=confidence,
+            direction=line.direction,
+            bank_account=line.bank_account,
+            line_keys=[line.key],
+            item_ids=[item.item_id],
+            clearing=item.facts.clearing,
+            gross_minor=item.amount_minor,
+            fee_minor=item.amount_minor - line.amount_minor,
+            net_minor=line.amount_minor,
+        )
     clearings = {item.facts.clearing for item in items}
     ensure(len(clearings) == 1, f"a match mixes clearing accounts {sorted(clearings)}")
     directions = {line.direction for line in lines} | {item.facts.direction for item in items}

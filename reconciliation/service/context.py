@@ -12,7 +12,7 @@ from reconciliation.domain.calendar import BankingCalendar
 from reconciliation.domain.day import Day, day_stream, fold
 from reconciliation.domain.rules import RulesBook
 from reconciliation.service.ports import ReadModel
-from schemas.envelope import EventPayload, NewEvent
+from schemas.envelope import EventPayload, NewEvent, Payload
 
 
 @dataclass(frozen=True)
@@ -38,18 +38,30 @@ class Actor:
         return self.officer if ":" in self.officer else f"finance:{self.officer}"
 
 
+@dataclass(frozen=True)
+class Dumped:
+    """A payload already dumped to JSON: a run's bulk events are dumped once, then hashed and
+    stored from the same dicts (the store still validates them against `model`)."""
+
+    model: type[EventPayload]
+    payload: Payload
+
+
 def new_events(
-    reconciler: Reconciler, actor: Actor, payloads: Sequence[EventPayload]
+    reconciler: Reconciler, actor: Actor, payloads: Sequence[EventPayload | Dumped]
 ) -> list[NewEvent]:
     now = reconciler.clock.now()
+    envelope = {"occurred_at": now, "correlation_id": actor.correlation_id, "actor": actor.actor}
     return [
-        NewEvent.from_payload(
-            payload,
+        NewEvent(
             event_id=reconciler.ids.next(),
-            occurred_at=now,
-            correlation_id=actor.correlation_id,
-            actor=actor.actor,
+            event_type=payload.model.event_type,
+            schema_version=payload.model.schema_version,
+            payload=payload.payload,
+            **envelope,
         )
+        if isinstance(payload, Dumped)
+        else NewEvent.from_payload(payload, event_id=reconciler.ids.next(), **envelope)
         for payload in payloads
     ]
 
@@ -66,7 +78,7 @@ async def append_to_day(
     actor: Actor,
     state: Day,
     version: int,
-    payloads: Sequence[EventPayload],
+    payloads: Sequence[EventPayload | Dumped],
     receipt: CommandReceipt | None = None,
 ) -> None:
     """Append to the day's stream at the version its state was folded from: a concurrent run or

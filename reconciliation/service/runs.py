@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
-from reconciliation.domain.day import ensure_open
+from events.gc_pause import collector_paused
+from reconciliation.domain.day import Day, ensure_open
 from reconciliation.domain.errors import NotFoundError
-from reconciliation.domain.fingerprints import inputs_sha256, results_sha256
+from reconciliation.domain.fingerprints import JsonRecords, dumped, inputs_sha256, results_sha256
 from reconciliation.domain.items import expect
-from reconciliation.domain.matching import DayInputs, DayOutcome, match_day
+from reconciliation.domain.matching import DayInputs, match_day
 from reconciliation.domain.references import codes_in_note, tokens
 from reconciliation.domain.rules import MatchingRules
-from reconciliation.service.context import Actor, Reconciler, append_to_day, load_day
+from reconciliation.service.context import Actor, Dumped, Reconciler, append_to_day, load_day
 from schemas.api.reconciliation import RunResponse
 from schemas.envelope import EventPayload
 from schemas.events.reconciliation_v1 import (
@@ -75,26 +76,25 @@ async def gather_inputs(
 
 
 def _run_events(
-    outcome: DayOutcome, bank_account: str, day: date, run_id: UUID
-) -> list[EventPayload]:
-    matches, exceptions = outcome.matches, outcome.exceptions
-    events: list[EventPayload] = [
-        SettlementsMatched(
-            bank_account=bank_account,
-            business_date=day,
-            run_id=run_id,
-            matches=matches[start : start + MATCHES_PER_EVENT_MAX],
+    matches: JsonRecords, exceptions: JsonRecords, bank_account: str, day: date, run_id: UUID
+) -> list[Dumped]:
+    common = {"bank_account": bank_account, "business_date": day.isoformat(), "run_id": str(run_id)}
+    events = [
+        Dumped(
+            SettlementsMatched,
+            {**common, "matches": matches[start : start + MATCHES_PER_EVENT_MAX]},
         )
         for start in range(0, len(matches), MATCHES_PER_EVENT_MAX)
     ]
     starts = range(0, max(len(exceptions), 1), EXCEPTIONS_PER_EVENT_MAX)  # always one chunk
     events.extend(
-        ExceptionsRaised(
-            bank_account=bank_account,
-            business_date=day,
-            run_id=run_id,
-            chunk=number + 1,
-            exceptions=exceptions[start : start + EXCEPTIONS_PER_EVENT_MAX],
+        Dumped(
+            ExceptionsRaised,
+            {
+                **common,
+                "chunk": number + 1,
+                "exceptions": exceptions[start : start + EXCEPTIONS_PER_EVENT_MAX],
+            },
         )
         for number, start in enumerate(starts)
     )
@@ -106,12 +106,19 @@ async def run_day(
 ) -> RunResponse:
     state, version = await load_day(reconciler, bank_account, day)
     ensure_open(state, "run matching")
+    with collector_paused():  # a day can hold a million lines (events/gc_pause.py says why)
+        return await _run(reconciler, actor, state, version)
+
+
+async def _run(reconciler: Reconciler, actor: Actor, state: Day, version: int) -> RunResponse:
+    bank_account, day = state.bank_account, state.business_date
     as_of = await reconciler.read_model.catch_up()
     rules = reconciler.rules_book.in_force_on(day)
     inputs = await gather_inputs(reconciler, bank_account, day, rules, as_of)
     outcome = match_day(inputs, rules, reconciler.calendar)
     run_id = reconciler.ids.next()
-    fingerprint = (inputs_sha256(inputs, rules.fingerprint), results_sha256(outcome))
+    matches, exceptions = dumped(outcome)
+    fingerprint = (inputs_sha256(inputs, rules.fingerprint), results_sha256(matches, exceptions))
     matched_lines = sum(len(match.line_keys) for match in outcome.matches)
     completed = MatchRunCompleted(
         run_id=run_id,
@@ -126,7 +133,10 @@ async def run_day(
         run_by=actor.officer,
         completed_at=reconciler.clock.now(),
     )
-    events = [*_run_events(outcome, bank_account, day, run_id), completed]
+    events: list[EventPayload | Dumped] = [
+        *_run_events(matches, exceptions, bank_account, day, run_id),
+        completed,
+    ]
     await append_to_day(reconciler, actor, state, version, events)
     return RunResponse(
         run_id=run_id,
@@ -157,7 +167,7 @@ async def verify_run(reconciler: Reconciler, run_id: UUID) -> RunCheck:
     return RunCheck(
         run_id,
         recorded.results_sha256,
-        results_sha256(outcome),
+        results_sha256(*dumped(outcome)),
         recorded.inputs_sha256,
         inputs_sha256(inputs, rules.fingerprint),
     )

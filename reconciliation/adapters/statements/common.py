@@ -5,11 +5,9 @@ a whole number of dong, a bank reference, an account in our pattern) is decided 
 camt.053, an MT940 and a CSV export of the same day are judged by the same rules and worded alike.
 """
 
-import gc
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
@@ -177,22 +175,3 @@ def check_entry_count(count: int, location: str) -> None:
     """StatementError once a file holds more entries than one import may."""
     if count > ENTRY_COUNT_MAX:
         raise StatementError(location, f"more than {ENTRY_COUNT_MAX} entries in one file")
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a big statement becomes lines.
-
-    A million lines are several million new objects. Every young-generation pass walks them
-    and each full pass walks all of them, which more than halves throughput (measured on
-    this project's machine: about 150,000 validated lines/s with it on, 400,000 with it off).
-    The lines hold no reference cycles, so nothing is left uncollected; the collector is
-    switched back on, if it was on, however parsing ends.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()

@@ -4,7 +4,7 @@ Why it looks the way it does: a benchmark imports 1,000,000 lines and matches th
 on two cores, so the per-row work is list indexing, dict look-ups and `int()`. Columns are
 resolved to indexes once from the header; dates and accounts are parsed once per distinct text
 (a day's export has a handful of each); amounts written as plain digits skip Decimal; and the
-garbage collector is paused while lines are built (see `common.collector_paused`). Every line
+garbage collector is paused while lines are built (see events/gc_pause.py). Every line
 is still validated by the SettlementLine model. Locations are physical line numbers counting
 the header, so "line 17" is what a spreadsheet or an editor shows.
 """
@@ -17,6 +17,7 @@ from datetime import date, datetime
 
 from pydantic import ValidationError
 
+from events.gc_pause import collector_paused
 from reconciliation.adapters.statements.common import (
     BANK_REFERENCE_LENGTH_MAX,
     COUNTERPARTY_LENGTH_MAX,
@@ -28,7 +29,6 @@ from reconciliation.adapters.statements.common import (
     bank_account,
     bank_reference,
     check_entry_count,
-    collector_paused,
     dong_checked,
     dong_from_text,
     end_to_end_id,

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 
+from events.gc_pause import collector_paused
 from reconciliation.adapters.statements.camt053 import parse_camt
 from reconciliation.adapters.statements.common import (
     CONTENT_BYTES_MAX,
     StatementError,
-    collector_paused,
 )
 from reconciliation.adapters.statements.csv_mapping import CsvMapping
 from reconciliation.adapters.statements.csv_statement import parse_csv

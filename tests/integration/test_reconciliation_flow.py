@@ -4,9 +4,20 @@ cash takings in CSV, the rest in MT940) with one line missing, one booked twice,
 unknown credit; imports through the real parsers; a run that finds exactly those exceptions;
 write-offs; the reconciliation events through the outbox and Kafka into the ledger by a Faust
 worker (bank, fee expense and clearing postings equal to a direct computation, trial balance
-zero); and the day closed."""
+zero); and the day closed. Then the auditors' side: replaying the store into a fresh schema
+equals the live ledger, metrics and reconciliation, a live row altered behind the events' back is
+reported with its key and amounts, and an account's balance at a past position equals a direct
+computation from the events."""
 
+from entrypoints.audit_queries import balance_at
 from entrypoints.bootstrap import Runtime
+from entrypoints.replay import (
+    catch_up_live_reconciliation,
+    compare,
+    drop_schema,
+    replay_pool,
+    replay_store,
+)
 from entrypoints.settings import Settings
 from ledger.adapters.journal import Journal
 from reconciliation.adapters.statement_writers import camt053, generic_csv, mt940
@@ -112,3 +123,34 @@ async def test_statement_files_reconcile_and_post_settlements_to_the_ledger(
         "SELECT sum(fee_minor) FROM recon_matches WHERE stage = 'gateway_lump'"
     )
     assert balances["GATEWAY_FEE_EXPENSE:VNPAY"] == fees > 0
+
+    # Auditors: replaying the store into a fresh schema gives exactly the live projections...
+    await catch_up_live_reconciliation(settings, rt.pool)
+    schema = f"{settings.database_schema}_replay"
+    try:
+        async with replay_pool(settings, schema) as replayed:
+            assert await replay_store(rt.store, replayed, head) == head
+            assert await compare(rt.pool, replayed) == []
+            # ... and a live row changed behind the events' back is named with its key and amounts.
+            await rt.pool.execute(
+                "UPDATE ledger_daily_balances SET debit_minor = debit_minor + 1 "
+                "WHERE account_code = $1", f"BANK:{ACCOUNT}",
+            )  # fmt: skip
+            [difference] = await compare(rt.pool, replayed)
+            assert (difference.projection, difference.key[0], difference.field) == (
+                "ledger",
+                f"BANK:{ACCOUNT}",
+                "debit_minor",
+            )
+            assert difference.live == difference.replayed + 1
+    finally:
+        await drop_schema(settings, schema)
+
+    # Point in time: the bank account's balance before the run, and after, as the events say.
+    run_position = await rt.pool.fetchval("SELECT min(position) FROM recon_matches")
+    before, _ = await balance_at(rt.pool, f"BANK:{ACCOUNT}", run_position - 1)
+    direct = sum(
+        row[5] for row in expected_rows if row[4] == f"BANK:{ACCOUNT}" and row[1] <= run_position
+    )
+    after, _ = await balance_at(rt.pool, f"BANK:{ACCOUNT}", run_position)
+    assert (before, after) == (0, direct) and direct > 0

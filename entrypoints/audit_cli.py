@@ -1,0 +1,174 @@
+"""The auditor's commands: `fees replay`, `fees audit trail`, and state at a point in time
+(`fees audit balance | payment | recon-day --at TIME`). All read-only on the live schema."""
+
+import asyncio
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from entrypoints.audit_queries import balance_at, payment_at, position_at, trail
+from entrypoints.bootstrap import build_reconciler, build_runtime, runtime
+from entrypoints.recon_cli import print_report
+from entrypoints.replay import (
+    catch_up_live_reconciliation,
+    compare,
+    drop_schema,
+    replay_pool,
+    replay_store,
+)
+from entrypoints.settings import Settings, load_settings
+from entrypoints.terminal import console
+from reconciliation.service import reports
+
+At = Annotated[
+    datetime | None,
+    typer.Option("--at", help="An instant with its zone, e.g. 2026-11-25T17:00:00+07:00."),
+]
+
+
+def _aware(instant: datetime | None) -> datetime | None:
+    if instant is not None and instant.tzinfo is None:
+        raise typer.BadParameter("--at needs a zone offset, e.g. +07:00")
+    return instant
+
+
+def replay_schema_name() -> str:
+    return f"replay_{uuid.uuid4().hex[:10]}"
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console)  # fmt: skip
+
+
+async def _replay(settings: Settings, to_position: int | None, instant: datetime | None,
+                  keep: bool) -> int:  # fmt: skip
+    async with runtime(settings) as rt:
+        target = to_position or await position_at(rt.store, instant)
+        await catch_up_live_reconciliation(settings, rt.pool)
+        schema = replay_schema_name()
+        async with replay_pool(settings, schema) as pool:
+            with _progress() as progress:
+                task = progress.add_task("events", total=target)
+                count = await replay_store(
+                    rt.store, pool, target, lambda done: progress.update(task, completed=done)
+                )
+            differences = await compare(rt.pool, pool)
+        if not keep:
+            await drop_schema(settings, schema)
+    console.print(f"replayed {count:,} events (positions 1..{target:,}) into schema {schema}"
+                  + ("" if keep else " (dropped)"))  # fmt: skip
+    if not differences:
+        console.print("[green]replay equals live[/green]: ledger, metrics and reconciliation")
+        return 0
+    table = Table(title="differences (live vs replayed)")
+    for column in ("projection", "key", "field", "live", "replayed"):
+        table.add_column(column)
+    for d in differences:
+        table.add_row(
+            d.projection, " / ".join(map(str, d.key)), d.field, str(d.live), str(d.replayed)
+        )
+    console.print(table)
+    return 1
+
+
+def replay_command(
+    to_position: Annotated[int | None, typer.Option(help="Replay up to this position.")] = None,
+    at: At = None,
+    keep: Annotated[bool, typer.Option(help="Keep the replay schema to query it.")] = False,
+) -> None:
+    """Rebuild every projection from the event store into a new schema; compare with live.
+
+    Up to a position or a time (default: everything); prints every difference from the live
+    ledger, metrics and reconciliation and exits 1 when there is one. With --to-position/--at the
+    live projections hold later events too, so differences there are expected."""
+    code = asyncio.run(_replay(load_settings(), to_position, _aware(at), keep))
+    raise typer.Exit(code)
+
+
+def trail_command(
+    kind: Annotated[str, typer.Argument(help="payment or dossier")], identifier: uuid.UUID
+) -> None:
+    """The full ordered history of a payment or a dossier, with actors and correlation."""
+    if kind not in ("payment", "dossier"):
+        raise typer.BadParameter("kind is payment or dossier")
+
+    async def work() -> None:
+        async with runtime(load_settings()) as rt:
+            entries = await trail(rt.store, rt.pool, kind, identifier)
+        table = Table(title=f"audit trail of {kind} {identifier}")
+        for column in ("position", "recorded at (UTC)", "stream", "v", "event", "actor",
+                       "correlation", "causation", "details"):  # fmt: skip
+            table.add_column(column)
+        for e in entries:
+            table.add_row(str(e.position), f"{e.recorded_at:%Y-%m-%d %H:%M:%S}", e.stream_id[:22],
+                          str(e.stream_version), e.event_type, e.actor, str(e.correlation_id)[:8],
+                          str(e.causation_id)[:8] if e.causation_id else "", e.summary)  # fmt: skip
+        console.print(table)
+        if not entries:
+            raise typer.Exit(1)
+
+    asyncio.run(work())
+
+
+def balance_command(account: Annotated[str, typer.Argument(help="e.g. BANK:0011001234567")],
+                    at: At = None) -> None:  # fmt: skip
+    """An account's balance (debits minus credits) as the events recorded by --at say."""
+
+    async def work() -> None:
+        async with runtime(load_settings()) as rt:
+            position = await position_at(rt.store, _aware(at))
+            balance, postings = await balance_at(rt.pool, account, position)
+        console.print(f"{account} at position {position:,}: {balance:,} VND ({postings} postings)")
+
+    asyncio.run(work())
+
+
+def payment_command(payment_id: uuid.UUID, at: At = None) -> None:
+    """A payment's state as its events recorded by --at say."""
+
+    async def work() -> None:
+        async with runtime(load_settings()) as rt:
+            position = await position_at(rt.store, _aware(at))
+            state = await payment_at(rt.store, rt.registry, payment_id, position)
+        if state is None:
+            console.print(f"payment {payment_id} did not exist at position {position:,}")
+            raise typer.Exit(1)
+        console.print(
+            f"payment {payment_id} at position {position:,}: {state.status.value}, due "
+            f"{state.due_minor:,}, captured {state.captured_minor:,}, refunded "
+            f"{state.refunded_minor:,} VND, receipt {state.receipt_number or '-'}"
+        )
+
+    asyncio.run(work())
+
+
+def recon_day_command(
+    account: str, day: Annotated[str, typer.Argument(help="YYYY-MM-DD")], at: At = None
+) -> None:
+    """A day's reconciliation as it stood at --at.
+
+    Replayed up to that time into a scratch schema, reported from there, then dropped."""
+
+    async def work() -> None:
+        settings = load_settings()
+        schema = replay_schema_name()
+        async with runtime(settings) as rt:
+            position = await position_at(rt.store, _aware(at))
+            async with replay_pool(settings, schema) as pool:
+                await replay_store(rt.store, pool, position)
+                scratch = build_runtime(
+                    settings.model_copy(update={"database_schema": schema}), pool
+                )
+                report = await reports.day_report(
+                    build_reconciler(scratch), account, date.fromisoformat(day)
+                )
+        await drop_schema(settings, schema)
+        console.print(f"as of position {position:,}")
+        print_report(report)
+
+    asyncio.run(work())

@@ -9,8 +9,10 @@ import asyncio
 import os
 import random
 import sys
+import uuid
 from collections import Counter
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
+from pathlib import Path
 from time import monotonic
 
 from aiokafka import AIOKafkaConsumer
@@ -20,6 +22,15 @@ from rich.table import Table
 
 from entrypoints.bootstrap import Runtime, all_migrations, runtime, topic_specs
 from entrypoints.demo_reconciliation import reconcile_next_day
+from entrypoints.demo_report import AuditVerdicts, demo_report_html
+from entrypoints.replay import (
+    Difference,
+    catch_up_live_reconciliation,
+    compare,
+    drop_schema,
+    replay_pool,
+    replay_store,
+)
 from entrypoints.settings import REPOSITORY_ROOT, Settings
 from entrypoints.tables import rate_table
 from events.kafka.messages import envelope_from_message, header
@@ -35,6 +46,7 @@ from metrics.adapters.store import MetricsQueries
 from payments.adapters.schedule_files import load_fee_schedule, load_units
 from payments.domain.receipts import receipt_book_stream
 from payments.simulation import Simulation
+from schemas.api.reconciliation import DayReport
 from schemas.time import BUSINESS_ZONE, business_date
 
 DEMO_DOSSIERS_PER_BATCH = 100
@@ -72,18 +84,73 @@ async def run_demo(
             await consumer.stop()
         console.rule("Reconciliation: the next banking day's bank statement")
         payment_day = datetime.combine(business_date(datetime.now(UTC)), time(8), BUSINESS_ZONE)
-        await reconcile_next_day(rt, console, DEMO_OUTPUT, seed, payment_day)
+        reconciliation = await reconcile_next_day(rt, console, DEMO_OUTPUT, seed, payment_day)
         published = await _relay_pending(rt, settings)
         console.print(f"relay: published {published} reconciliation events to Kafka")
         await _project(rt, settings, console)
-        report = await verify_chain(rt.store)
-    verdict = "[green]intact[/green]" if report.intact else "[red]BROKEN[/red]"
+        console.rule("Audit: the hash chain, and every projection replayed from the store")
+        chain = await verify_chain(rt.store)
+        verdict = "[green]intact[/green]" if chain.intact else "[red]BROKEN[/red]"
+        console.print(
+            f"hash chain {verdict}: {chain.checked_count} events, head {chain.head_hash_hex[:16]}…"
+        )
+        differences = await _replay_and_compare(rt, settings, console)
+        verdicts = AuditVerdicts(
+            chain.intact, chain.checked_count, chain.head_hash_hex, len(differences)
+        )
+        page = await _write_day_report(rt, payment_day.date(), reconciliation, verdicts)
+    console.print(f"the day's report: {page}")
+    console.print(f"bank files and reconciliation report: {DEMO_OUTPUT}")
     console.print(
-        f"hash chain {verdict}: {report.checked_count} events, head {report.head_hash_hex[:16]}…"
+        "next: `make test` runs the suite; `.venv/bin/fees --help` lists the commands "
+        "(try `fees audit trail payment <id>`, `fees replay`, `fees recon report`)"
     )
-    console.print(f"files and reports: {DEMO_OUTPUT}")
-    console.print("next: `make test` runs the suite; `.venv/bin/fees --help` lists the commands")
-    return 0 if report.intact else 1
+    return 0 if chain.intact and not differences else 1
+
+
+async def _replay_and_compare(
+    rt: Runtime, settings: Settings, console: Console
+) -> list[Difference]:
+    head = (await rt.store.head()).position
+    await catch_up_live_reconciliation(settings, rt.pool)
+    schema = f"replay_demo_{uuid.uuid4().hex[:8]}"
+    try:
+        async with replay_pool(settings, schema) as pool:
+            with Progress(
+                TextColumn("replaying"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress:
+                task = progress.add_task("events", total=head)
+                await replay_store(
+                    rt.store, pool, head, lambda done: progress.update(task, completed=done)
+                )
+            differences = await compare(rt.pool, pool)
+    finally:
+        await drop_schema(settings, schema)
+    if differences:
+        console.print(f"[red]replay differs from live in {len(differences)} values[/red]")
+        for difference in differences[:SHOWN_ARRIVALS_MAX]:
+            console.print(f"  {difference}")
+    else:
+        console.print("[green]replay equals live[/green]: ledger, metrics and reconciliation")
+    return differences
+
+
+async def _write_day_report(
+    rt: Runtime, day: date, reconciliation: DayReport, verdicts: AuditVerdicts
+) -> Path:
+    queries = MetricsQueries(rt.pool)
+    html = demo_report_html(
+        day, await queries.report(day, day, "level", "day"),
+        await queries.report(day, day, "unit", "day"), reconciliation,
+        await Journal(rt.pool).trial_balance(), verdicts,
+    )  # fmt: skip
+    path = DEMO_OUTPUT / f"day-report-{day}.html"
+    await asyncio.to_thread(path.write_text, html, encoding="utf-8")
+    return path
 
 
 async def _simulation(rt: Runtime, seed: int) -> Simulation:

@@ -31,7 +31,7 @@ def report_csv(report: DayReport) -> str:
     return out.getvalue()
 
 
-def _bars(title: str, bars: list[tuple[str, int]], unit: str) -> str:
+def svg_bars(title: str, bars: list[tuple[str, int]], unit: str) -> str:
     top = max([value for _, value in bars] + [1])
     rows = []
     for index, (label, value) in enumerate(bars):
@@ -50,7 +50,7 @@ def _bars(title: str, bars: list[tuple[str, int]], unit: str) -> str:
     )
 
 
-def _table(headers: list[str], rows: list[list[object]]) -> str:
+def html_table(headers: list[str], rows: list[list[object]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>"
@@ -61,7 +61,12 @@ def _table(headers: list[str], rows: list[list[object]]) -> str:
 
 def report_html(report: DayReport) -> str:
     title = f"Reconciliation {report.bank_account} {report.business_date}"
-    totals = _bars(
+    return page(title, report_body(report))
+
+
+def report_body(report: DayReport) -> str:
+    """The report's charts and tables, for its own page or inside a larger one."""
+    totals = svg_bars(
         "Expected against settled (VND)",
         [
             ("expected gross", report.expected_gross_minor),
@@ -71,24 +76,24 @@ def report_html(report: DayReport) -> str:
         ],
         "₫",
     )
-    ageing = _bars(
+    ageing = svg_bars(
         "Open exceptions by age (banking days)", [(a.label, a.count) for a in report.ageing], ""
     )
-    stages = _table(
+    stages = html_table(
         ["stage", "direction", "matches", "net (VND)", "fees (VND)"],
         [
             [s.stage, s.direction, s.match_count, f"{s.net_minor:,}", f"{s.fee_minor:,}"]
             for s in report.stages
         ],
     )
-    exceptions = _table(
+    exceptions = html_table(
         ["kind", "amount (VND)", "dated", "age", "detail"],
         [
             [e.kind, f"{e.amount_minor:,}", e.dated_on, e.age_banking_days, e.detail]
             for e in report.exceptions
         ],
     )
-    runs = _table(
+    runs = html_table(
         ["run", "rules", "results sha256", "by", "at"],
         [
             [r.run_id, r.rules_version, r.results_sha256[:16], r.run_by, r.completed_at]
@@ -96,14 +101,20 @@ def report_html(report: DayReport) -> str:
         ],
     )
     closed = f" (closed by {html.escape(report.closed_by)})" if report.closed_by else ""
+    return (
+        f"<p>Status: <b>{report.status}</b>{closed} · bank lines {report.line_count:,} · "
+        f"matched {report.matched_line_count:,}</p>{totals}{ageing}<h2>Matches by stage</h2>"
+        f"{stages}<h2>Open exceptions</h2>{exceptions}<h2>Runs</h2>{runs}"
+    )
+
+
+def page(title: str, body: str) -> str:
+    """A self-contained page: inline style, no scripts, nothing fetched from elsewhere."""
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{html.escape(title)}</title><style>
 body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1000px}}
 table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ccc;padding:4px 8px}}
 figcaption{{font-weight:600;margin:1rem 0 .3rem}}</style></head><body>
 <h1>{html.escape(title)}</h1>
-<p>Status: <b>{report.status}</b>{closed}
-· bank lines {report.line_count:,} · matched {report.matched_line_count:,}</p>
-{totals}{ageing}<h2>Matches by stage</h2>{stages}<h2>Open exceptions</h2>{exceptions}
-<h2>Runs</h2>{runs}</body></html>
+{body}</body></html>
 """

@@ -45,6 +45,8 @@ bench: up ## every benchmark; prints `bench: <metric> <value>` lines
 	@$(BIN)/python bench/append_relay.py
 	@$(BIN)/python bench/payments_http.py
 	@$(BIN)/python bench/stream_e2e.py
+	@$(BIN)/python bench/reconcile_1m.py
+	@$(BIN)/python bench/replay_1m.py
 
 schemas: venv ## regenerate the checked-in JSON Schema files
 	@$(BIN)/fees schemas write

@@ -19,10 +19,10 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from scratch import clean_up, prepare  # bench/scratch.py, beside this script
+from scratch import clean_up, prepare, scratch_settings  # bench/scratch.py, beside this one
 
 from entrypoints.bootstrap import runtime
-from entrypoints.settings import Settings, load_settings
+from entrypoints.settings import Settings
 from events.kafka.producer import create_producer
 from events.kafka.reading import open_reader
 from events.kafka.relay import OutboxRelay
@@ -97,14 +97,7 @@ async def consume_count(settings: Settings, topics: list[str], total: int) -> in
 
 
 async def run(arguments: argparse.Namespace) -> None:
-    suffix = uuid.uuid4().hex[:8]
-    base = load_settings()
-    settings = load_settings(
-        database_schema=f"bench_{suffix}",
-        topic_payments_events=f"{base.topic_payments_events}.bench{suffix}",
-        topic_reconciliation_events=f"{base.topic_reconciliation_events}.bench{suffix}",
-        database_pool_size_max=4,
-    )
+    settings = scratch_settings("bench", database_pool_size_max=4)
     groups = -(-arguments.streams // arguments.batch_streams)
     if groups % arguments.writers:
         raise SystemExit(

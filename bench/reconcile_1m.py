@@ -26,7 +26,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from scratch import clean_up, prepare  # bench/scratch.py, beside this script
+from scratch import clean_up, prepare, scratch_settings  # bench/scratch.py, beside this one
 
 from entrypoints.bootstrap import build_reconciler, runtime
 from entrypoints.settings import load_settings
@@ -173,8 +173,8 @@ def main() -> None:
         settings = load_settings(database_schema=arguments.timed_part)
         asyncio.run(timed(settings, arguments.file, arguments.file.read_bytes()))
         return
-    schema = f"bench_recon_{uuid.uuid4().hex[:8]}"
-    settings = load_settings(database_schema=schema)
+    settings = scratch_settings("bench_recon")
+    schema = settings.database_schema
     file = Path(os.environ.get("TMPDIR", "/tmp")) / f"{schema}.csv"
     asyncio.run(prepare(settings))
     try:

@@ -15,11 +15,10 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from scratch import clean_up, prepare  # bench/scratch.py, beside this script
+from scratch import clean_up, prepare, scratch_settings  # bench/scratch.py, beside this one
 
 from entrypoints.bootstrap import runtime
 from entrypoints.replay import drop_schema, replay_pool, replay_store
-from entrypoints.settings import load_settings
 from payments.adapters.schedule_files import load_fee_schedule, load_units
 from payments.domain.receipts import receipt_book_stream
 from payments.simulation import Simulation
@@ -67,7 +66,7 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=1_000_000)
     arguments = parser.parse_args()
-    settings = load_settings(database_schema=f"bench_replay_{uuid.uuid4().hex[:8]}")
+    settings = scratch_settings("bench_replay")
     asyncio.run(prepare(settings))
     try:
         head = asyncio.run(fill(settings, arguments.events))

@@ -1,12 +1,27 @@
 """A throwaway schema and topics for one benchmark run, so figures never mix with other data."""
 
+import uuid
+
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
 from entrypoints.bootstrap import all_migrations, create_pool, topic_specs
-from entrypoints.settings import Settings
+from entrypoints.settings import Settings, load_settings
 from events.kafka.topics import ensure_topics
 from events.store.migrations import apply_migrations
+
+
+def scratch_settings(name: str, **overrides: object) -> Settings:
+    """Settings with this run's own schema and topics: `clean_up` drops exactly those, never
+    the live ones."""
+    suffix = uuid.uuid4().hex[:8]
+    base = load_settings()
+    return load_settings(
+        database_schema=f"{name}_{suffix}",
+        topic_payments_events=f"{base.topic_payments_events}.{name}{suffix}",
+        topic_reconciliation_events=f"{base.topic_reconciliation_events}.{name}{suffix}",
+        **overrides,
+    )
 
 
 async def prepare(settings: Settings) -> None:

@@ -18,16 +18,14 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
-from scratch import clean_up, prepare  # bench/scratch.py, beside this script
+from scratch import clean_up, prepare, scratch_settings  # bench/scratch.py, beside this one
 
 from entrypoints.bootstrap import runtime
-from entrypoints.settings import load_settings
 from events.store.ports import AppendRequest
 from events.streaming.consumers import applied_positions
 from payments.adapters.schedule_files import load_fee_schedule, load_units
@@ -82,14 +80,8 @@ async def lag_p99_ms(pool: asyncpg.Pool) -> float:
 
 
 async def run(arguments: argparse.Namespace) -> None:
-    suffix = uuid.uuid4().hex[:8]
-    base = load_settings()
-    settings = load_settings(
-        database_schema=f"bench_e2e_{suffix}",
-        topic_payments_events=f"{base.topic_payments_events}.bench{suffix}",
-        topic_reconciliation_events=f"{base.topic_reconciliation_events}.bench{suffix}",
-        stream_app_id=f"bench-{suffix}",
-    )
+    settings = scratch_settings("bench_e2e")
+    settings = settings.model_copy(update={"stream_app_id": f"bench-{settings.database_schema}"})
     print(f"building ~{arguments.events} simulated events ...", flush=True)
     batches = build(arguments.events, seed=5)
     total = sum(len(request.events) for batch in batches for request in batch)

@@ -14,12 +14,14 @@ from entrypoints.audit_queries import balance_at, payment_at, position_at, trail
 from entrypoints.bootstrap import build_reconciler, build_runtime, runtime
 from entrypoints.recon_cli import print_report
 from entrypoints.replay import (
+    Difference,
     catch_up_live_reconciliation,
     compare,
     drop_schema,
     replay_pool,
     replay_store,
 )
+from entrypoints.replay_kafka import replay_topics
 from entrypoints.settings import Settings, load_settings
 from entrypoints.terminal import console
 from reconciliation.service import reports
@@ -62,16 +64,19 @@ async def _replay(settings: Settings, to_position: int | None, instant: datetime
             await drop_schema(settings, schema)
     console.print(f"replayed {count:,} events (positions 1..{target:,}) into schema {schema}"
                   + ("" if keep else " (dropped)"))  # fmt: skip
+    return _show_differences(differences, "ledger, metrics and reconciliation")
+
+
+def _show_differences(differences: list[Difference], what: str) -> int:
     if not differences:
-        console.print("[green]replay equals live[/green]: ledger, metrics and reconciliation")
+        console.print(f"[green]replay equals live[/green]: {what}")
         return 0
     table = Table(title="differences (live vs replayed)")
     for column in ("projection", "key", "field", "live", "replayed"):
         table.add_column(column)
     for d in differences:
-        table.add_row(
-            d.projection, " / ".join(map(str, d.key)), d.field, str(d.live), str(d.replayed)
-        )
+        key = " / ".join(map(str, d.key))
+        table.add_row(d.projection, key, d.field, str(d.live), str(d.replayed))
     console.print(table)
     return 1
 
@@ -172,3 +177,40 @@ def recon_day_command(
         print_report(report)
 
     asyncio.run(work())
+
+
+async def _replay_kafka(settings: Settings, from_offset: int | None,
+                        instant: datetime | None, keep: bool) -> int:  # fmt: skip
+    schema = replay_schema_name()
+    timestamp_ms = None if instant is None else int(instant.timestamp() * 1000)
+    async with runtime(settings) as rt, replay_pool(settings, schema) as pool:
+        with _progress() as progress:
+            task = progress.add_task("records", total=None)
+            count = await replay_topics(
+                settings,
+                rt.router.topics(),
+                pool,
+                from_offset=from_offset,
+                from_timestamp_ms=timestamp_ms,
+                advance=lambda done: progress.update(task, completed=done),
+            )
+        differences = [
+            d for d in await compare(rt.pool, pool) if d.projection in ("ledger", "metrics")
+        ]
+    if not keep:
+        await drop_schema(settings, schema)
+    console.print(f"consumed {count:,} records with a new consumer group into schema {schema}")
+    return _show_differences(differences, "ledger and metrics")
+
+
+def replay_kafka_command(
+    from_offset: Annotated[int | None, typer.Option(help="Start every partition here.")] = None,
+    from_time: At = None,
+    keep: Annotated[bool, typer.Option(help="Keep the replay schema to query it.")] = False,
+) -> None:
+    """Rebuild the ledger and metrics from the Kafka topics with a fresh consumer group.
+
+    From an offset (default 0) or the first record at or after a time, into a new schema;
+    then compared with the live ledger and metrics (exit 1 on a difference)."""
+    code = asyncio.run(_replay_kafka(load_settings(), from_offset, _aware(from_time), keep))
+    raise typer.Exit(code)

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from entrypoints import audit_cli
+from entrypoints import audit_cli, evidence_cli
 from entrypoints.bootstrap import all_migrations, create_pool, runtime, topic_specs
 from entrypoints.logging import configure_logging
 from entrypoints.recon_cli import recon_app
@@ -159,6 +159,15 @@ def audit_verify() -> None:
     _run(command())
 
 
+# Signed daily checkpoints and audit packages an outsider verifies (docs/audit.md).
+audit_app.command("checkpoint")(evidence_cli.checkpoint_command)
+audit_app.command("verify-checkpoints")(evidence_cli.verify_checkpoints_command)
+audit_app.command("public-key")(evidence_cli.public_key_command)
+audit_app.command("generate-key")(evidence_cli.generate_key_command)
+audit_app.command("export")(evidence_cli.export_command)
+audit_app.command("verify-package")(evidence_cli.verify_package_command)
+
+
 @schemas_app.command("write")
 def schemas_write() -> None:
     """Regenerate schemas/jsonschema/ from the pydantic models."""
@@ -236,6 +245,7 @@ metrics_app = typer.Typer(help="Online-payment-rate metrics (read-only).", no_ar
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(recon_app, name="recon")
 app.command("replay")(audit_cli.replay_command)
+app.command("replay-kafka")(audit_cli.replay_kafka_command)
 audit_app.command("trail")(audit_cli.trail_command)
 audit_app.command("balance")(audit_cli.balance_command)
 audit_app.command("payment")(audit_cli.payment_command)

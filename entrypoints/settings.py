@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     recon_holidays_file: Path | None = None
     recon_csv_mappings_file: Path | None = None
 
+    # Signed daily checkpoints (docs/audit.md). The signing key is a secret (base64 of a raw
+    # 32-byte Ed25519 private key) with no default: only the process that seals days needs it,
+    # so every other process runs without. Public keys retired by a rotation stay trusted for
+    # the checkpoints they signed: JSON list of base64 raw 32-byte public keys.
+    audit_signing_key: SecretStr | None = None
+    audit_public_keys: list[str] = Field(default_factory=list, max_length=100)
+
     business_zone: str = "Asia/Ho_Chi_Minh"
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -17,6 +17,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from entrypoints.audit_http import build_router as audit_router
 from entrypoints.auth import TokenService, authenticator
 from entrypoints.bootstrap import build_reconciler, build_runtime, create_pool
 from entrypoints.logging import configure_logging
@@ -140,6 +141,7 @@ def create_app(
     app.include_router(build_router(authenticate))
     app.include_router(ledger_router(authenticate))
     app.include_router(reconciliation_router(authenticate))
+    app.include_router(audit_router(authenticate))
     app.include_router(metrics_router(authenticate, head_position))
     app.state.tokens = tokens
     _problem_handlers(app)

@@ -4,6 +4,7 @@ upload answered idempotently, a broken file refused whole with its XML path), ro
 on a large write-off, and the day's close and lock."""
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -100,3 +101,33 @@ async def test_finance_reconciles_a_day_over_http(harness: Harness) -> None:
     assert locked.status_code == 409 and locked.json()["code"] == "day_closed"
     closed = (await h.api.get(DAY_PATH, headers=auditor)).json()
     assert (closed["status"], closed["closed_by"]) == ("closed", "finance:lan")
+
+
+async def test_auditors_read_trails_states_at_a_time_and_the_chain(harness: Harness) -> None:
+    h = harness
+    rt = h.api_app.state.runtime
+    await simulate_payment_day(rt, 40)
+    auditor = h.token(Role.AUDITOR, "kt-1")
+    captured = await rt.pool.fetchrow(
+        "SELECT stream_id, position, recorded_at FROM events "
+        "WHERE event_type = 'PaymentCaptured' ORDER BY position LIMIT 1"
+    )
+    payment_id = captured["stream_id"].removeprefix("payment-")
+    assert (await h.api.get(f"/audit/payments/{payment_id}", headers=finance(h))).status_code == 403
+
+    trail = (await h.api.get(f"/audit/trail/payment/{payment_id}", headers=auditor)).json()
+    types = [entry["event_type"] for entry in trail]
+    assert types[0] == "DossierFiled" and "PaymentCaptured" in types
+    assert [entry["position"] for entry in trail] == sorted(entry["position"] for entry in trail)
+
+    # A batch commits at one instant: just before it, the payment did not exist yet.
+    before = captured["recorded_at"] - timedelta(microseconds=1)
+    then = await h.api.get(f"/audit/payments/{payment_id}", params={"at": before.isoformat()},
+                           headers=auditor)  # fmt: skip
+    now = await h.api.get(f"/audit/payments/{payment_id}", headers=auditor)
+    assert then.status_code == 404 and "did not exist" in then.json()["detail"]
+    assert now.json()["status"] == "succeeded" and now.json()["captured_minor"] > 0
+    assert now.json()["position"] >= captured["position"]
+
+    chain = (await h.api.get("/audit/chain", headers=auditor)).json()
+    assert chain["intact"] and chain["checked_count"] == chain["head_position"] > 0

@@ -7,7 +7,6 @@ from datetime import date, datetime
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from entrypoints.audit_queries import balance_at, payment_at, position_at, trail
@@ -23,7 +22,7 @@ from entrypoints.replay import (
 )
 from entrypoints.replay_kafka import replay_topics
 from entrypoints.settings import Settings, load_settings
-from entrypoints.terminal import console
+from entrypoints.terminal import console, progress_bar
 from reconciliation.service import reports
 
 At = Annotated[
@@ -42,11 +41,6 @@ def replay_schema_name() -> str:
     return f"replay_{uuid.uuid4().hex[:10]}"
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console)  # fmt: skip
-
-
 async def _replay(settings: Settings, to_position: int | None, instant: datetime | None,
                   keep: bool) -> int:  # fmt: skip
     async with runtime(settings) as rt:
@@ -54,7 +48,7 @@ async def _replay(settings: Settings, to_position: int | None, instant: datetime
         await catch_up_live_reconciliation(settings, rt.pool)
         schema = replay_schema_name()
         async with replay_pool(settings, schema) as pool:
-            with _progress() as progress:
+            with progress_bar("replaying") as progress:
                 task = progress.add_task("events", total=target)
                 count = await replay_store(
                     rt.store, pool, target, lambda done: progress.update(task, completed=done)
@@ -184,7 +178,7 @@ async def _replay_kafka(settings: Settings, from_offset: int | None,
     schema = replay_schema_name()
     timestamp_ms = None if instant is None else int(instant.timestamp() * 1000)
     async with runtime(settings) as rt, replay_pool(settings, schema) as pool:
-        with _progress() as progress:
+        with progress_bar("replaying") as progress:
             task = progress.add_task("records", total=None)
             count = await replay_topics(
                 settings,

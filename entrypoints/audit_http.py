@@ -2,7 +2,6 @@
 balance and a payment's state at a point in time, and the hash chain's verdict."""
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -15,18 +14,6 @@ from events.store.verify import verify_chain
 from schemas.api.auth import Principal, Role
 
 AUDITORS = {Role.AUDITOR}
-
-
-class TrailEntryView(BaseModel):
-    position: int
-    recorded_at: datetime
-    stream_id: str
-    stream_version: int
-    event_type: str
-    actor: str
-    correlation_id: UUID
-    causation_id: UUID | None
-    summary: str
 
 
 class BalanceView(BaseModel):
@@ -70,7 +57,7 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
     Rt = Annotated[Runtime, Depends(_runtime)]
     At = Annotated[AwareDatetime | None, Query(description="Default: now (the store's head).")]
 
-    @router.get("/trail/{kind}/{identifier}", response_model=list[TrailEntryView])
+    @router.get("/trail/{kind}/{identifier}", response_model=list[TrailEntry])
     async def get_trail(
         kind: Literal["payment", "dossier"], identifier: UUID, rt: Rt
     ) -> list[TrailEntry]:

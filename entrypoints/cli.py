@@ -11,14 +11,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from entrypoints import audit_cli, evidence_cli
 from entrypoints.bootstrap import all_migrations, create_pool, runtime, topic_specs
 from entrypoints.logging import configure_logging
 from entrypoints.recon_cli import recon_app
 from entrypoints.settings import REPOSITORY_ROOT, Settings, load_settings
-from entrypoints.terminal import console
+from entrypoints.terminal import console, progress_bar
 from events.errors import EventStoreError
 from events.kafka.producer import create_producer
 from events.kafka.relay import OutboxRelay
@@ -136,7 +135,7 @@ def audit_verify() -> None:
     async def command() -> int:
         settings = _settings()
         async with runtime(settings) as rt:
-            with _progress() as progress:
+            with progress_bar("{task.description}", Console(stderr=True)) as progress:
                 task = progress.add_task("verifying chain", total=None)
 
                 def advance(checked: int, total: int) -> None:
@@ -317,16 +316,6 @@ def metrics_report(
         return 0
 
     _run(command())
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-    )
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ from time import monotonic
 
 from aiokafka import AIOKafkaConsumer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from entrypoints.bootstrap import Runtime, all_migrations, runtime, topic_specs
@@ -33,6 +32,7 @@ from entrypoints.replay import (
 )
 from entrypoints.settings import REPOSITORY_ROOT, Settings
 from entrypoints.tables import rate_table
+from entrypoints.terminal import progress_bar
 from events.kafka.messages import envelope_from_message, header
 from events.kafka.producer import create_producer
 from events.kafka.reading import end_offsets, open_reader, read_until_seen
@@ -116,13 +116,7 @@ async def _replay_and_compare(
     schema = f"replay_demo_{uuid.uuid4().hex[:8]}"
     try:
         async with replay_pool(settings, schema) as pool:
-            with Progress(
-                TextColumn("replaying"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as progress:
+            with progress_bar("replaying", console) as progress:
                 task = progress.add_task("events", total=head)
                 await replay_store(
                     rt.store, pool, head, lambda done: progress.update(task, completed=done)
@@ -171,13 +165,7 @@ async def _simulation(rt: Runtime, seed: int) -> Simulation:
 async def _append_samples(rt: Runtime, console: Console, dossier_count: int, seed: int) -> set[str]:
     appended: set[str] = set()
     replayed = 0
-    with Progress(
-        TextColumn("appending"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with progress_bar("appending", console) as progress:
         task = progress.add_task("append", total=dossier_count)
         simulation = await _simulation(rt, seed)
         for batch in simulation.batches(dossier_count, DEMO_DOSSIERS_PER_BATCH):

@@ -23,7 +23,7 @@ from entrypoints.bootstrap import build_reconciler, build_runtime, create_pool
 from entrypoints.logging import configure_logging
 from entrypoints.settings import Settings
 from events.clock_and_ids import Clock, IdGenerator, RandomIds, SystemClock
-from events.errors import ConcurrencyError, EventStoreError, InfrastructureError
+from events.errors import ConcurrencyError, DomainError, EventStoreError, InfrastructureError
 from events.projection import CatchUpProjector
 from ledger.adapters.journal import Journal
 from ledger.entrypoints.http import build_router as ledger_router
@@ -42,7 +42,6 @@ from payments.service.refunds import RefundsService
 from payments.service.streams import CommandContext, Streams
 from reconciliation.adapters.statements import StatementError
 from reconciliation.adapters.statements.csv_mapping import load_csv_mappings
-from reconciliation.domain.errors import ReconciliationError
 from reconciliation.entrypoints.http import ReconciliationApi
 from reconciliation.entrypoints.http import build_router as reconciliation_router
 from schemas.api.auth import Principal, Role
@@ -189,19 +188,13 @@ def _problem(status: int, title: str, detail: str, code: str, **extra: object) -
 
 
 def _problem_handlers(app: FastAPI) -> None:
-    @app.exception_handler(PaymentsDomainError)
-    async def domain_error(_: Request, error: PaymentsDomainError) -> JSONResponse:
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, error: DomainError) -> JSONResponse:
         field = error.context.get("field")
         return _problem(
             error.http_status, "request refused", str(error), error.code, field=field,
             context={k: str(v) for k, v in error.context.items() if k != "field"} or None,
         )  # fmt: skip
-
-    @app.exception_handler(ReconciliationError)
-    async def reconciliation_error(_: Request, error: ReconciliationError) -> JSONResponse:
-        return _problem(
-            error.http_status, "Reconciliation rule", str(error), error.code, **error.context
-        )
 
     @app.exception_handler(StatementError)
     async def bad_statement(_: Request, error: StatementError) -> JSONResponse:

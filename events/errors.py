@@ -1,5 +1,6 @@
 """Errors of the event store and its edges. Each names what broke and where."""
 
+from typing import Any
 from uuid import UUID
 
 
@@ -76,6 +77,18 @@ class DuplicateCommandError(EventStoreError):
         self.scope = scope
         self.key = key
         super().__init__(f"request {key!r} of {scope!r} was already carried out")
+
+
+class DomainError(Exception):
+    """A business rule said no (every context's errors derive from this). `code` is stable
+    (clients switch on it), `http_status` is what the API answers, `context` says what and where."""
+
+    code = "rule_violated"
+    http_status = 422
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.context = context
 
 
 class InvariantViolation(Exception):

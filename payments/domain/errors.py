@@ -1,17 +1,10 @@
 """Expected rule violations of the payments context, each with a stable machine-readable code."""
 
-from typing import Any
+from events.errors import DomainError
 
 
-class PaymentsDomainError(Exception):
-    """A rule said no. `code` is stable (clients switch on it); `context` says what and where."""
-
+class PaymentsDomainError(DomainError):
     code = "payments_rule_violated"
-    http_status = 422
-
-    def __init__(self, message: str, **context: Any) -> None:
-        super().__init__(message)
-        self.context = context
 
 
 class NotFoundError(PaymentsDomainError):

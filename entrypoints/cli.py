@@ -182,11 +182,14 @@ def schemas_write() -> None:
 def demo(
     dossiers: Annotated[int, typer.Option(min=1, max=1_000_000, help="Sample dossiers.")] = 500,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: a fresh one).")] = None,
+    via_gateway: Annotated[
+        int, typer.Option(min=0, max=10_000, help="Online payments through the sandbox, over HTTP.")
+    ] = 40,
 ) -> None:
-    """Append sample payment events, relay them, and show them arriving on Kafka."""
+    """A simulated working day end to end: payments, Kafka, ledger, reconciliation, audit."""
     from entrypoints.demo import run_demo  # the demo pulls in more than other commands need
 
-    _run(run_demo(_settings(), console, dossier_count=dossiers, seed=seed))
+    _run(run_demo(_settings(), console, dossier_count=dossiers, seed=seed, via_gateway=via_gateway))
 
 
 @app.command()

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from entrypoints.bootstrap import Runtime, all_migrations, runtime, topic_specs
+from entrypoints.demo_gateway import pay_online_through_sandbox
 from entrypoints.demo_reconciliation import reconcile_next_day
 from entrypoints.demo_report import AuditVerdicts, demo_report_html
 from entrypoints.replay import (
@@ -64,7 +65,12 @@ SHOWN_ARRIVALS_MAX = 12
 
 
 async def run_demo(
-    settings: Settings, console: Console, *, dossier_count: int, seed: int | None
+    settings: Settings,
+    console: Console,
+    *,
+    dossier_count: int,
+    seed: int | None,
+    via_gateway: int = 40,
 ) -> int:
     seed = random.SystemRandom().randrange(2**31) if seed is None else seed
     console.rule(f"Province fees demo: {dossier_count} dossiers, seed {seed}")
@@ -76,6 +82,16 @@ async def run_demo(
             settings.kafka_bootstrap_servers, rt.router.topics(), from_beginning=False
         )
         try:
+            if via_gateway:
+                console.rule("Citizens paying online through the sandbox gateway, over HTTP")
+                today = business_date(datetime.now(UTC))
+                outcomes = await pay_online_through_sandbox(
+                    settings, console, via_gateway, seed, today
+                )
+                console.print(
+                    "sandbox outcomes: " + ", ".join(f"{k} {v}" for k, v in outcomes.items())
+                )
+            console.rule("The rest of the working day, simulated into the event store")
             appended_ids = await _append_samples(rt, console, dossier_count, seed)
             published = await _relay_pending(rt, settings)
             console.print(f"relay: published {published} events to Kafka")

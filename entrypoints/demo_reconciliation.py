@@ -2,7 +2,7 @@
 the same lines as MT940 and CSV beside it, as other banks send them), a matching run, the day
 report on screen and as HTML."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -20,7 +20,6 @@ from reconciliation.service.runs import start_of_next_day
 from reconciliation.simulation import SimulatedBank, numbered
 from schemas.api.reconciliation import DayReport
 from schemas.events.reconciliation_v1 import SettlementLine, StatementFormat
-from schemas.time import BUSINESS_ZONE
 
 DEMO_OFFICER = "finance:demo"
 
@@ -54,10 +53,10 @@ async def reconcile_next_day(
     following = calendar.add_banking_days(day, 1)
     rules = reconciler.rules_book.in_force_on(day)
     account = rules.accounts()[0]
-    await reconciler.read_model.catch_up()
-    start = datetime.combine(payment_day.date() - timedelta(days=7), time(0), BUSINESS_ZONE)
-    end = start_of_next_day(payment_day.date())
-    facts = await reconciler.read_model.items_taken_between(start, end)
+    # The bank sends each settlement once: only what no earlier statement settled (a second demo
+    # run on the same day gets a statement of its own payments, not the first run's again).
+    as_of = await reconciler.read_model.catch_up()
+    facts = await reconciler.read_model.open_items(start_of_next_day(payment_day.date()), as_of)
     items = [item for f in facts if (item := expect(f, rules, calendar)) is not None]
     bank_day = SimulatedBank(account, seed).day(day, following, items)
     lines = numbered(bank_day.lines)

@@ -15,27 +15,16 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from entrypoints.http import create_app, sweep_once
+from entrypoints.http import sweep_once
+from entrypoints.in_process import api_and_sandbox
 from entrypoints.settings import Settings
 from events.clock_and_ids import FixedClock
 from payments.entrypoints.http import PaymentsApi
-from payments.sandbox.app import SandboxConfig, create_sandbox_app
 from schemas.api.auth import Principal, Role
 
-API_BASE = "http://api.test"
-SANDBOX_BASE = "http://sandbox.test"
 START_AT = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 09:00 in Hanoi
 # The "late" outcome's IPN waits this long (real time), so a test can expire the payment first.
 LATE_CALLBACK_DELAY_S = 1.0
-
-
-class _Forward:
-    """An ASGI app that forwards to one set later (the two apps call each other)."""
-
-    app: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
 
 
 @dataclass
@@ -90,32 +79,5 @@ class Harness:
 @asynccontextmanager
 async def running_api(settings: Settings) -> AsyncIterator[Harness]:
     clock = FixedClock(START_AT)
-    to_sandbox, to_api = _Forward(), _Forward()
-    api_app = create_app(
-        settings, clock=clock, gateway_transport=httpx.ASGITransport(app=to_sandbox),
-        background=False,
-    )  # fmt: skip
-    secret = settings.gateway_secrets[settings.gateway_current_secret_version]
-    sandbox_http = httpx.AsyncClient(transport=httpx.ASGITransport(app=to_api), base_url=API_BASE)
-    sandbox_app = create_sandbox_app(
-        SandboxConfig(
-            tmn_code=settings.gateway_tmn_code,
-            secret=secret.get_secret_value().encode(),
-            merchant_ipn_url=f"{API_BASE}/gateway/ipn",
-            late_delay_s=LATE_CALLBACK_DELAY_S,
-            ipn_retry_delay_s=0.01,
-        ),
-        http=sandbox_http,
-        clock=clock.now,
-    )
-    to_sandbox.app, to_api.app = sandbox_app, api_app
-    async with (
-        api_app.router.lifespan_context(api_app),
-        sandbox_app.router.lifespan_context(sandbox_app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=api_app), base_url=API_BASE) as api,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=sandbox_app), base_url=SANDBOX_BASE
-        ) as sandbox,
-    ):
-        yield Harness(api_app, api, sandbox_app, sandbox, clock, settings)
-    await sandbox_http.aclose()
+    async with api_and_sandbox(settings, clock, late_delay_s=LATE_CALLBACK_DELAY_S) as both:
+        yield Harness(both.api_app, both.api, both.sandbox_app, both.sandbox, clock, settings)

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from entrypoints.bootstrap import runtime
 from entrypoints.settings import Settings, load_settings
-from entrypoints.terminal import console
+from entrypoints.terminal import console, progress_bar
 from events.audit.checkpoint_verify import CheckpointReport, verify_checkpoints
 from events.audit.checkpoints import CheckpointRepository, seal_day
 from events.audit.errors import AuditKeyError
@@ -55,13 +55,8 @@ def _run(coroutine: Coroutine[Any, Any, int]) -> None:
 
 
 def _progress(description: str) -> Progress:
-    return Progress(
-        TextColumn(description),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-    )
+    """Progress on stderr, so that stdout carries only the verdict."""
+    return progress_bar(description, Console(stderr=True))
 
 
 def _day(text: str) -> date:
@@ -72,7 +67,7 @@ def _day(text: str) -> date:
 
 
 def _signer(settings: Settings) -> CheckpointSigner:
-    if settings.audit_signing_key is None:
+    if settings.audit_signing_key is None or not settings.audit_signing_key.get_secret_value():
         raise AuditKeyError("FEES_AUDIT_SIGNING_KEY is not set: only the sealing process has it")
     return CheckpointSigner.from_base64(settings.audit_signing_key.get_secret_value())
 
@@ -87,11 +82,18 @@ def _trusted(settings: Settings, public_keys: list[str] | None) -> dict[str, byt
     if public_keys:
         return trusted_from_texts(_key_texts(public_keys))
     texts = list(settings.audit_public_keys)
-    if settings.audit_signing_key is not None:
+    if settings.audit_signing_key is not None and settings.audit_signing_key.get_secret_value():
         texts.append(encode_base64(_signer(settings).public_key))
     if not texts:
         raise AuditKeyError("no public key: pass --public-key or set FEES_AUDIT_PUBLIC_KEYS")
     return trusted_from_texts(texts)
+
+
+def _trusted_or_none(settings: Settings) -> dict[str, bytes] | None:
+    try:
+        return _trusted(settings, None)
+    except AuditKeyError:
+        return None
 
 
 def checkpoint_command(
@@ -229,7 +231,10 @@ def export_command(
     last_day: Annotated[str, typer.Option("--to", help="Last business day YYYY-MM-DD.")],
     output: Annotated[Path, typer.Option(help="A new or empty directory.")],
 ) -> None:
-    """Write the audit package of a period: events.jsonl, manifest.json, VERIFY.md."""
+    """Write the audit package of a period: events.jsonl, manifest.json, VERIFY.md.
+
+    The last day must be signed. The written package is then verified as a reader would: exit 1
+    if it does not verify with the configured keys (history rewritten after it was signed)."""
 
     async def command() -> int:
         settings = load_settings()
@@ -253,7 +258,10 @@ def export_command(
             f"{last_day} with {summary.checkpoint_count} checkpoints into {output}; "
             f"events.jsonl SHA-256 {summary.events_sha256}"
         )
-        return 0
+        # Check the package as its reader will: a chain rewritten after signing fails here.
+        report = verify_package(output, _trusted_or_none(settings))
+        _print_package_report(output, report)
+        return 0 if report.ok else 1
 
     _run(command())
 

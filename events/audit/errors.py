@@ -26,6 +26,18 @@ class DayNotSealedError(AuditError):
         super().__init__(f"business day {day} is not sealed yet; it can be signed from {sealed_at}")
 
 
+class DayNotSignedError(AuditError):
+    """A package must end on a signed day: that checkpoint is what makes every line verifiable."""
+
+    code = "day_not_signed"
+
+    def __init__(self, day: date) -> None:
+        self.day = day
+        super().__init__(
+            f"business day {day} has no checkpoint; run `fees audit checkpoint --day {day}` first"
+        )
+
+
 class CheckpointConflictError(AuditError):
     """A checkpoint for this day is stored with other content: checkpoints are write-once."""
 

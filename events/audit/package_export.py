@@ -24,7 +24,7 @@ from events.audit.checkpoints import (
     day_end_at,
     ensure_sealed,
 )
-from events.audit.errors import PackageOutputError
+from events.audit.errors import DayNotSignedError, PackageOutputError
 from events.audit.package_verify import (
     EVENTS_FILE,
     MANIFEST_FILE,
@@ -127,27 +127,35 @@ async def export_package(
     now: datetime,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> PackageSummary:
-    """Write the package of `period` (which must be sealed) into `directory`."""
+    """Write the package of `period` into `directory`. Its last day must be sealed and signed:
+    that checkpoint signs the last hash, which depends on every line and on the anchor."""
     ensure_sealed(period.last_day, now, period.zone)
     anchor_end = day_end_at(period.first_day - timedelta(days=1), period.zone)
     anchor_position = await store.position_at(anchor_end)
     last_position = await store.position_at(day_end_at(period.last_day, period.zone))
     anchor_hash, anchor_recorded_at = await entry_at(store, anchor_position)
+    checkpoints = await repository.between(period.first_day - timedelta(days=1), period.last_day)
+    if not any(c.claim.business_date == period.last_day for c in checkpoints):
+        raise DayNotSignedError(period.last_day)
     prepare_directory(directory)
     digest = hashlib.sha256()
     position, last_hash = anchor_position, anchor_hash
     total = last_position - anchor_position
-    with (directory / EVENTS_FILE).open("wb") as events:
-        async for rows in chain_pages(store, anchor_position, last_position, CHAIN_PAGE_SIZE):
-            for row in rows:
-                last_hash = next_link(position, last_hash, row)
-                position += 1
-                line = event_line(row)
-                digest.update(line)
-                events.write(line)
-            if on_progress is not None:
-                on_progress(position - anchor_position, total)
-    checkpoints = await repository.between(period.first_day - timedelta(days=1), period.last_day)
+    try:
+        with (directory / EVENTS_FILE).open("wb") as events:
+            async for rows in chain_pages(store, anchor_position, last_position, CHAIN_PAGE_SIZE):
+                for row in rows:
+                    last_hash = next_link(position, last_hash, row)
+                    position += 1
+                    line = event_line(row)
+                    digest.update(line)
+                    events.write(line)
+                if on_progress is not None:
+                    on_progress(position - anchor_position, total)
+    except BaseException:
+        # No half package: without its manifest a file of events proves nothing.
+        (directory / EVENTS_FILE).unlink(missing_ok=True)
+        raise
     recorded_text = (
         NO_RECORDED_AT if anchor_recorded_at is None else format_instant(anchor_recorded_at)
     )

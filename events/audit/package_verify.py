@@ -153,6 +153,8 @@ def read_manifest(directory: Path) -> Manifest:
 
 def check_line(raw: bytes, position: int, previous_hash: bytes) -> tuple[bytes, str]:
     """One line of events.jsonl: its (entry_hash, recorded_at) once it follows its predecessor."""
+    if len(raw) > LINE_BYTES_MAX:
+        raise PackageProblem(f"the line is longer than {LINE_BYTES_MAX} bytes")
     if not raw.endswith(b"\n"):
         raise PackageProblem("the line does not end with a newline (the file was cut)")
     try:
@@ -227,6 +229,10 @@ def _walk_events(directory: Path, manifest: Manifest, report: PackageReport) -> 
             walk.sha256.update(raw)
             walk.line_count = number
             try:
+                if number > manifest.event_count:
+                    raise PackageProblem(
+                        f"beyond the manifest's event_count {manifest.event_count}"
+                    )
                 entry_hash, recorded_at = check_line(raw, walk.position + 1, walk.last_hash)
             except PackageProblem as problem:
                 report.first_bad_line = number
@@ -250,11 +256,7 @@ def _position_of(document: Any) -> int:
 
 
 def _check_totals(manifest: Manifest, walk: _Walk, report: PackageReport) -> None:
-    if walk.line_count > manifest.event_count:
-        report.problems.append(
-            f"{EVENTS_FILE} has more lines than the manifest's event_count {manifest.event_count}"
-        )
-    elif walk.line_count < manifest.event_count:
+    if walk.line_count < manifest.event_count:
         report.problems.append(
             f"{EVENTS_FILE} has {walk.line_count} lines, the manifest's event_count is "
             f"{manifest.event_count}: lines were removed"
@@ -282,7 +284,9 @@ def _check_checkpoint(
         return
     head = walk.heads.get(claim.position)
     if head is None:
-        if walk.complete:  # otherwise the walk broke before it, and that line is reported
+        if walk.complete and claim.position > walk.position:
+            report.problems.append(f"{where}: the lines end before it, at {walk.position}")
+        elif walk.complete:  # otherwise the walk broke before it, and that line is reported
             report.problems.append(f"{where}: the position is outside this package")
         return
     if head != (claim.head_hash, claim.head_recorded_at):
@@ -316,7 +320,7 @@ def verify_package(directory: Path, trusted: Mapping[str, bytes] | None = None) 
             "the checkpoints were checked with the public keys inside the package; compare their "
             "key ids with the province's published ones, or pass the province's public key"
         )
-    if not end_signed:
+    if not end_signed and walk.complete:  # after a bad line, that line is the finding
         message = f"no valid checkpoint signs the last position {manifest.last_position}"
         (report.problems if trusted is not None else report.warnings).append(message)
     return report

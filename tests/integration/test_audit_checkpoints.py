@@ -2,8 +2,9 @@
 database access who rewrites an event AND recomputes every later hash and the head. `fees audit
 verify` then calls the chain intact, but `fees audit verify-checkpoints` fails, exit 1, at the
 first day whose signed head came after the rewrite. Also: checkpoints are write-once (identical
-re-signing is a no-op, anything else is refused), a day is signed only once it has ended, and a
-checkpoint signed with a key nobody trusts is reported."""
+re-signing is a no-op, anything else is refused), a day is signed only once it has ended, a
+checkpoint signed with a key nobody trusts is reported, and a package exported from the rewritten
+chain fails its own check."""
 
 import base64
 import json
@@ -70,7 +71,7 @@ async def seal(
 
 
 async def test_a_rewrite_with_recomputed_hashes_fails_at_the_right_day(
-    database: asyncpg.Pool, store: PostgresEventStore, settings: Settings
+    database: asyncpg.Pool, store: PostgresEventStore, settings: Settings, tmp_path: Path
 ) -> None:
     signer = settings_signer(settings)
     repository = await three_signed_days(database, store, signer)
@@ -99,6 +100,17 @@ async def test_a_rewrite_with_recomputed_hashes_fails_at_the_right_day(
 
     with pytest.raises(ChainBrokenError, match="rewritten after it was signed"):
         await seal(store, repository, signer, DAY_THREE)  # the province refuses to re-sign
+
+    # A package of the rewritten day chains from its anchor, but not to the signed head.
+    package = tmp_path / "package"
+    day = DAY_TWO.isoformat()
+    exported = run_cli(
+        settings, "audit", "export", "--from", day, "--to", day, "--output", str(package)
+    )
+    assert exported.returncode == 1, exported.stdout + exported.stderr
+    assert f"INVALID checkpoint of {DAY_TWO} (position 24): the package gives hash" in (
+        exported.stdout
+    )
 
 
 async def test_checkpoints_are_write_once(

@@ -66,7 +66,7 @@ def _day(text: str) -> date:
         raise typer.BadParameter(f"{text!r} is not a day YYYY-MM-DD") from error
 
 
-def _signer(settings: Settings) -> CheckpointSigner:
+def signer_from(settings: Settings) -> CheckpointSigner:
     if settings.audit_signing_key is None or not settings.audit_signing_key.get_secret_value():
         raise AuditKeyError("FEES_AUDIT_SIGNING_KEY is not set: only the sealing process has it")
     return CheckpointSigner.from_base64(settings.audit_signing_key.get_secret_value())
@@ -77,13 +77,13 @@ def _key_texts(values: list[str]) -> list[str]:
     return [Path(v).read_text("utf-8") if Path(v).is_file() else v for v in values]
 
 
-def _trusted(settings: Settings, public_keys: list[str] | None) -> dict[str, bytes]:
+def trusted_from(settings: Settings, public_keys: list[str] | None) -> dict[str, bytes]:
     """The keys given on the command line; else the configured ones (current and rotated)."""
     if public_keys:
         return trusted_from_texts(_key_texts(public_keys))
     texts = list(settings.audit_public_keys)
     if settings.audit_signing_key is not None and settings.audit_signing_key.get_secret_value():
-        texts.append(encode_base64(_signer(settings).public_key))
+        texts.append(encode_base64(signer_from(settings).public_key))
     if not texts:
         raise AuditKeyError("no public key: pass --public-key or set FEES_AUDIT_PUBLIC_KEYS")
     return trusted_from_texts(texts)
@@ -91,7 +91,7 @@ def _trusted(settings: Settings, public_keys: list[str] | None) -> dict[str, byt
 
 def _trusted_or_none(settings: Settings) -> dict[str, bytes] | None:
     try:
-        return _trusted(settings, None)
+        return trusted_from(settings, None)
     except AuditKeyError:
         return None
 
@@ -112,7 +112,7 @@ def checkpoint_command(
     async def command() -> int:
         settings = load_settings()
         zone, now = ZoneInfo(settings.business_zone), datetime.now(UTC)
-        signer = _signer(settings)
+        signer = signer_from(settings)
         target = _day(day) if day else business_date(now, zone) - timedelta(days=1)
         async with runtime(settings) as rt:
             outcome = await seal_day(
@@ -122,7 +122,7 @@ def checkpoint_command(
                 target,
                 now=now,
                 zone=zone,
-                trusted=_trusted(settings, None),
+                trusted=trusted_from(settings, None),
             )
         claim = outcome.checkpoint.claim
         path = output or Path(f"checkpoint-{target.isoformat()}.json")
@@ -166,7 +166,7 @@ def verify_checkpoints_command(public_key: PublicKeys = None) -> None:
 
     async def command() -> int:
         settings = load_settings()
-        trusted = _trusted(settings, public_key)
+        trusted = trusted_from(settings, public_key)
         async with runtime(settings) as rt:
             with _progress("walking the chain") as progress:
                 task = progress.add_task("walk", total=None)
@@ -198,7 +198,7 @@ def public_key_command(
 
 def _signer_or_exit() -> CheckpointSigner:
     try:
-        return _signer(load_settings())
+        return signer_from(load_settings())
     except AuditKeyError as error:
         console.print(f"[red]error[/red] ({error.code}): {error}")
         raise typer.Exit(2) from error

@@ -21,6 +21,7 @@ from entrypoints.audit_http import build_router as audit_router
 from entrypoints.auth import TokenService, authenticator
 from entrypoints.bootstrap import build_reconciler, build_runtime, create_pool
 from entrypoints.logging import configure_logging
+from entrypoints.sealer import run_sealer
 from entrypoints.settings import Settings
 from events.clock_and_ids import Clock, IdGenerator, RandomIds, SystemClock
 from events.errors import ConcurrencyError, DomainError, EventStoreError, InfrastructureError
@@ -116,6 +117,9 @@ def create_app(
                     _sweep_expired(payments, queries, clock, new_ids, stop, settings)
                 ),
             ]
+            key = settings.audit_signing_key
+            if key is not None and key.get_secret_value():
+                tasks.append(asyncio.create_task(run_sealer(runtime, settings, clock, stop)))
         try:
             yield
         finally:

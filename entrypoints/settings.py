@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     # the checkpoints they signed: JSON list of base64 raw 32-byte public keys.
     audit_signing_key: SecretStr | None = None
     audit_public_keys: list[str] = Field(default_factory=list, max_length=100)
+    # The day's checkpoint is signed by the API process at each business day's end (when it has
+    # the key) and its JSON written here; operations copy it where database owners cannot write.
+    audit_checkpoint_dir: Path = REPOSITORY_ROOT / "audit-checkpoints"
+    audit_seal_interval_s: float = Field(default=300.0, gt=0, le=86_400)
 
     business_zone: str = "Asia/Ho_Chi_Minh"
     log_format: Literal["json", "console"] = "json"

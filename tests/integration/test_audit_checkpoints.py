@@ -8,12 +8,14 @@ chain fails its own check."""
 
 import base64
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from entrypoints.bootstrap import Runtime
+from entrypoints.sealer import seal_previous_day
 from entrypoints.settings import Settings
 from events.audit.checkpoint_verify import verify_checkpoints
 from events.audit.checkpoints import CheckpointRepository, SignedCheckpoint, seal_day
@@ -25,11 +27,13 @@ from events.audit.signing import (
     signature_problem,
     trusted_keys,
 )
+from events.clock_and_ids import FixedClock
 from events.store.postgres import PostgresEventStore
 from events.store.verify import verify_chain
 from schemas.time import BUSINESS_ZONE
 from tests.integration.audit_harness import (
     append_day,
+    local_time,
     past_day,
     rewrite_and_rechain,
     run_cli,
@@ -210,3 +214,22 @@ async def test_a_checkpoint_signed_by_an_unknown_key_is_reported(
     result = run_cli(settings, "audit", "verify-checkpoints")
     assert result.returncode == 1
     assert f"FAILED checkpoint of {DAY_ONE} at position 0 (signature)" in result.stdout
+
+
+async def test_the_api_process_seals_yesterday_by_itself(
+    runtime: Runtime, settings: Settings, tmp_path: Path
+) -> None:
+    """The sealer signs, stores and exports yesterday's checkpoint once the day has ended (five
+    minutes past midnight), once: asking again changes nothing."""
+    yesterday = past_day(1)
+    await append_day(runtime.pool, yesterday, 8)
+    sealing = settings.model_copy(update={"audit_checkpoint_dir": tmp_path})
+    just_after_midnight = local_time(yesterday + timedelta(days=1), 0, 1)
+    assert await seal_previous_day(runtime, sealing, FixedClock(just_after_midnight)) is None
+    clock = FixedClock(local_time(yesterday + timedelta(days=1), 0, 6))
+    outcome = await seal_previous_day(runtime, sealing, clock)
+    assert outcome is not None and outcome.created and outcome.checkpoint.claim.position == 8
+    exported = json.loads((tmp_path / f"checkpoint-{yesterday.isoformat()}.json").read_text())
+    assert exported["position"] == 8
+    again = await seal_previous_day(runtime, sealing, clock)
+    assert again is not None and not again.created

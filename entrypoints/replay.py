@@ -22,9 +22,16 @@ from events.registry import EventRegistry, default_registry
 from events.store.migrations import apply_migrations
 from events.store.postgres import PostgresEventStore
 from events.streaming.decoding import DecodedEvent
+from ledger.domain.posting import POSTED_EVENT_TYPES
 from ledger.streams.agents import post_events
+from metrics.domain.rules import COUNTED_EVENT_TYPES
 from metrics.streams.agents import record_events
-from reconciliation.adapters.projection import PROJECTION_NAME, ReconciliationProjection
+from reconciliation.adapters.projection import (
+    ITEM_EVENT_TYPES,
+    PROJECTION_NAME,
+    RECONCILIATION_EVENT_TYPES,
+    ReconciliationProjection,
+)
 from schemas.envelope import EventEnvelope
 
 REPLAY_PAGE_SIZE = 5000
@@ -114,41 +121,57 @@ async def apply_page(
         await connection.execute(SAVE_CHECKPOINT, PROJECTION_NAME, page[-1].envelope.position)
 
 
+REPLAYED_EVENT_TYPES = sorted(
+    POSTED_EVENT_TYPES | COUNTED_EVENT_TYPES | ITEM_EVENT_TYPES | RECONCILIATION_EVENT_TYPES
+)
+
+
 async def _decoded_page(
     store: PostgresEventStore, registry: EventRegistry, after: int, upper: int
-) -> list[DecodedEvent]:
-    """The next page, decoded. Envelopes are rebuilt from the store's own rows without field
-    validation (they were validated when appended, and `fees audit verify` proves them
-    unchanged); every payload is still validated against its versioned model."""
-    rows = await store.read_all_rows(after, REPLAY_PAGE_SIZE, to_position=upper)
+) -> tuple[list[DecodedEvent], int]:
+    """The next page's events that some projection reads, decoded, and the page's last
+    position. Envelopes are rebuilt from the store's own rows without field validation (they
+    were validated when appended, and `fees audit verify` proves them unchanged); every payload
+    is still validated against its versioned model."""
+    rows = await store.read_all_rows_of_types(
+        after, REPLAY_PAGE_SIZE, REPLAYED_EVENT_TYPES, to_position=upper
+    )
     page = []
     for row in rows:
+        if row["payload"] is None:
+            continue
         envelope = EventEnvelope.model_construct(**dict(row))
         page.append(DecodedEvent(envelope, registry.parse(envelope), 0, envelope.position))
-    return page
+    return page, (rows[-1]["position"] if rows else after)
 
 
 async def replay_store(
     store: PostgresEventStore, target: asyncpg.Pool, to_position: int,
     advance: Callable[[int], None] = lambda _: None,
 ) -> int:  # fmt: skip
-    """Apply the live store's events 1..to_position to the target schema; returns the count.
+    """Apply the live store's events 1..to_position to the target schema; returns the last
+    position replayed (events no projection reads are skipped without decoding them).
     The next page is read while the current one is written, so neither database round trip
     waits for the other."""
     registry = default_registry()
     projection = ReconciliationProjection(registry)
-    count = 0
+    position = 0
     with collector_paused():
         async with target.acquire() as connection:
-            upcoming = asyncio.create_task(_decoded_page(store, registry, 0, to_position))
-            while page := await upcoming:
-                upcoming = asyncio.create_task(
-                    _decoded_page(store, registry, page[-1].envelope.position, to_position)
-                )
-                await apply_page(connection, registry, projection, page)
-                count += len(page)
-                advance(count)
-    return count
+            upcoming = asyncio.create_task(_decoded_page(store, registry, position, to_position))
+            while True:
+                page, reached = await upcoming
+                more = position < reached < to_position  # an empty page ends it too
+                if more:
+                    upcoming = asyncio.create_task(
+                        _decoded_page(store, registry, reached, to_position)
+                    )
+                if page:
+                    await apply_page(connection, registry, projection, page)
+                position = reached
+                advance(position)
+                if not more:
+                    return position
 
 
 Keyed = dict[tuple[object, ...], tuple[object, ...]]

@@ -276,6 +276,17 @@ class PostgresEventStore:
         upper = POSITION_MAX if to_position is None else to_position
         return await self._fetch(SQL["read_all"], from_position, upper, min(limit, READ_PAGE_MAX))
 
+    async def read_all_rows_of_types(
+        self, from_position: int, limit: int, event_types: Sequence[str], *, to_position: int
+    ) -> list[asyncpg.Record]:
+        """A page of raw rows in which only `event_types` carry their payload (the others come
+        with payload NULL): a reader that wants few types skips decoding the rest, and still
+        learns where the page ended."""
+        return await self._fetch(
+            SQL["read_all_of_types"], from_position, to_position, min(limit, READ_PAGE_MAX),
+            list(event_types),
+        )  # fmt: skip
+
     async def iter_all(
         self, from_position: int = 0, *, to_position: int | None = None, page_size: int = 1000
     ) -> AsyncIterator[EventEnvelope]:

@@ -25,6 +25,11 @@ from schemas.events.reconciliation_v1 import Direction, Match, MatchUndone, Sett
 from schemas.time import business_date
 
 UNAPPLIED = "UNAPPLIED"  # suspense for gateway money that no payment can take
+# The only event types `entry_for` posts from (a replay reads no others; a test holds this true).
+POSTED_EVENT_TYPES = frozenset({
+    "PaymentCaptured", "LateCaptureAccepted", "RefundIssued", "GatewayCallbackFlagged",
+    "SettlementsMatched", "MatchUndone",
+})  # fmt: skip
 
 
 @dataclass(frozen=True)

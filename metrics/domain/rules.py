@@ -67,6 +67,13 @@ class MetricFacts:
     timings: list[PaymentTiming] = field(default_factory=list)
 
 
+# The only event types `facts_for` counts (a replay reads no others; a test holds this true).
+COUNTED_EVENT_TYPES = frozenset({
+    "DossierFiled", "PaymentRequested", "CheckoutStarted", "PaymentCaptured",
+    "LateCaptureAccepted", "RefundIssued",
+})  # fmt: skip
+
+
 def _key(moment: datetime, unit: str, agency: str, procedure: str) -> MetricKey:
     return MetricKey(business_date(moment), unit, agency, procedure)
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from ledger.domain.accounts import AccountKind, kind_of
-from ledger.domain.posting import JournalEntry, Posting, entry_for
+from ledger.domain.posting import POSTED_EVENT_TYPES, JournalEntry, Posting, entry_for
 from schemas.envelope import EventEnvelope, EventPayload
 from schemas.events.payments_v1 import (
     CallbackFlag,
@@ -131,3 +131,10 @@ def test_a_whole_simulated_day_balances_and_revenue_is_what_was_kept() -> None:
         -v for k, v in balances.items() if k.startswith("SUSPENSE:") and k != "SUSPENSE:UNAPPLIED"
     )  # suspense still open (late money neither accepted nor refunded) is not revenue
     assert revenue + late_accepted >= kept
+
+
+def test_only_the_declared_event_types_post() -> None:
+    """A replay reads only POSTED_EVENT_TYPES: no other event of a simulated day posts."""
+    for envelope, event in simulated_history(120):
+        if envelope.event_type not in POSTED_EVENT_TYPES:
+            assert entry_for(envelope, event) is None, envelope.event_type

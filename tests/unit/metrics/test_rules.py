@@ -3,7 +3,7 @@ were captured (Asia/Ho_Chi_Minh), checkouts as attempts, late money only once ac
 and that the rates follow the formulas of docs/metrics.md."""
 
 from metrics.adapters.store import MetricRow
-from metrics.domain.rules import COUNTERS, facts_for, merge
+from metrics.domain.rules import COUNTED_EVENT_TYPES, COUNTERS, MetricFacts, facts_for, merge
 from schemas.events.payments_v1 import DossierFiled, PaymentCaptured
 from tests.unit.history import simulated_history
 
@@ -38,3 +38,10 @@ def test_rates_follow_their_formulas() -> None:
     assert row.payment_success_rate == 600 / 640
     empty = MetricRow(None, "all", dict.fromkeys(COUNTERS, 0), None)  # type: ignore[arg-type]
     assert empty.online_payment_rate is None
+
+
+def test_only_the_declared_event_types_count() -> None:
+    """A replay reads only COUNTED_EVENT_TYPES: no other event of a simulated day counts."""
+    for envelope, event in simulated_history(120):
+        if envelope.event_type not in COUNTED_EVENT_TYPES:
+            assert facts_for(envelope, event) == MetricFacts(), envelope.event_type

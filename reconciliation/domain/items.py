@@ -136,7 +136,8 @@ def item_facts(event: EventPayload, occurred_at: datetime) -> ItemFacts | None:
     match event:
         case PaymentCaptured():
             return _captured(event)
-        case RefundIssued():
+        case RefundIssued() if event.method is not PaymentMethod.COUNTER_CASH:
+            # Cash refunds are paid out at the counter: the bank never sees them.
             return ItemFacts(
                 event.refund_id,
                 ItemKind.REFUND,

@@ -10,11 +10,13 @@ from datetime import UTC, date, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciliation.domain.items import BankLine, ExpectedItem, ItemKind
+from reconciliation.domain.items import BankLine, ExpectedItem, ItemKind, item_facts
 from reconciliation.domain.lumps import expected_net
 from reconciliation.domain.matching import DayInputs, DayOutcome, match_day
 from schemas.codes import payment_code
+from schemas.events.payments_v1 import PaymentMethod, RefundIssued
 from schemas.events.reconciliation_v1 import Direction, ExceptionKind, MatchStage
+from schemas.money import PositiveMoney
 from tests.unit.reconciliation.recon_factories import ACCOUNT, CALENDAR, RULES, item, line
 
 DAY = date(2026, 11, 25)  # a Wednesday
@@ -208,3 +210,18 @@ def test_generated_days_match_every_true_pair_and_no_false_one(seed: int, size: 
     found = {m.line_keys[0]: m.item_ids[0] for m in outcome.matches}
     assert found == truth
     assert sorted(kinds(outcome)) == [ExceptionKind.UNMATCHED_BANK_LINE] * len(noise)
+
+
+def test_only_refunds_paid_through_the_bank_are_expected_there() -> None:
+    def refund(method: PaymentMethod) -> RefundIssued:
+        return RefundIssued(
+            payment_id=uuid.uuid4(), refund_id=uuid.uuid4(),
+            amount=PositiveMoney(amount_minor=9_000),
+            reason="dossier withdrawn", approved_by="clerk-1", method=method, agency_code="SO-TP",
+            unit_code="VP", procedure_code="TP-LLTP-01",
+        )  # fmt: skip
+
+    at = datetime(2026, 11, 24, 3, tzinfo=UTC)
+    assert item_facts(refund(PaymentMethod.COUNTER_CASH), at) is None
+    facts = item_facts(refund(PaymentMethod.ONLINE_GATEWAY), at)
+    assert facts is not None and facts.direction is Direction.DEBIT

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 
 from entrypoints.audit_http import build_router as audit_router
 from entrypoints.auth import TokenService, authenticator
-from entrypoints.bootstrap import build_reconciler, build_runtime, create_pool
+from entrypoints.bootstrap import Runtime, build_reconciler, build_runtime, create_pool
 from entrypoints.logging import configure_logging
 from entrypoints.sealer import run_sealer
 from entrypoints.settings import Settings
@@ -99,15 +99,7 @@ def create_app(
             evidence=EvidenceStore(pool), gateway=gateway, store=runtime.store, clock=clock,
             new_ids=new_ids,
         )  # fmt: skip
-        app.state.reconciliation = ReconciliationApi(
-            build_reconciler(runtime, clock=clock),
-            load_csv_mappings(settings.recon_csv_mappings_file),
-        )
-        app.state.journal = Journal(pool)
-        app.state.metric_queries = MetricsQueries(pool)
-        app.state.projector = CatchUpProjector(
-            pool, runtime.store, PaymentsViewProjection(runtime.store, runtime.registry)
-        )
+        _wire_read_side(app, settings, runtime, clock)
         stop = asyncio.Event()
         tasks = []
         if background:
@@ -163,6 +155,19 @@ async def sweep_once(
         return 0
     context = CommandContext(SWEEPER, new_ids().next(), new_ids())
     return await payments.expire_overdue(context, overdue)
+
+
+def _wire_read_side(app: FastAPI, settings: Settings, runtime: Runtime, clock: Clock) -> None:
+    """Reconciliation, the ledger and metrics queries, and the payments view's projector."""
+    app.state.reconciliation = ReconciliationApi(
+        build_reconciler(runtime, clock=clock),
+        load_csv_mappings(settings.recon_csv_mappings_file),
+    )
+    app.state.journal = Journal(runtime.pool)
+    app.state.metric_queries = MetricsQueries(runtime.pool)
+    app.state.projector = CatchUpProjector(
+        runtime.pool, runtime.store, PaymentsViewProjection(runtime.store, runtime.registry)
+    )
 
 
 async def _sweep_expired(

@@ -8,7 +8,7 @@ order the events were recorded. Replaying from position 0 into an empty schema r
 """
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -167,116 +167,54 @@ def _buffer_lines(buffers: _Buffers, payload: Payload, position: int) -> None:
         )
 
 
-async def _apply_ordered(
-    connection: asyncpg.Connection, event: EventPayload, position: int, envelope: EventEnvelope
-) -> None:
+Rows = list[tuple[Any, ...]]
+
+
+def _writes(event: EventPayload, position: int, occurred_at: datetime) -> list[tuple[str, Rows]]:
+    """(statement, rows) pairs an event writes, in order. Pure: the SQL is in reconciliation.sql."""
     match event:
         case SettlementFileImported():
-            await connection.execute(
-                SQL["insert_file"],
-                event.file_id,
-                event.content_sha256,
-                event.file_name,
-                event.format.value,
-                event.mapping,
-                event.line_count,
-                event.credit_total_minor,
-                event.debit_total_minor,
-                event.imported_by,
-                event.imported_at,
-                position,
-            )
+            return [("insert_file", [(
+                event.file_id, event.content_sha256, event.file_name, event.format.value,
+                event.mapping, event.line_count, event.credit_total_minor,
+                event.debit_total_minor, event.imported_by, event.imported_at, position,
+            )])]  # fmt: skip
         case MatchUndone():
-            await connection.execute(SQL["undo_match"], event.match.line_keys[0], position)
+            return [("undo_match", [(event.match.line_keys[0], position)])]
         case ExceptionsRaised():
-            if event.chunk == 1:
-                await connection.execute(
-                    SQL["supersede_exceptions"], event.bank_account, event.business_date, position
-                )
-            await connection.executemany(
-                SQL["insert_exception"],
-                [
-                    (
-                        event.bank_account,
-                        event.business_date,
-                        e.key,
-                        e.kind.value,
-                        e.amount_minor,
-                        e.dated_on,
-                        e.line_keys,
-                        e.item_ids,
-                        e.detail,
-                        event.run_id,
-                        position,
-                    )
-                    for e in event.exceptions
-                ],
-            )
+            day = (event.bank_account, event.business_date)
+            supersede = [("supersede_exceptions", [(*day, position)])] if event.chunk == 1 else []
+            return [*supersede, ("insert_exception", [
+                (*day, e.key, e.kind.value, e.amount_minor, e.dated_on, e.line_keys, e.item_ids,
+                 e.detail, event.run_id, position)
+                for e in event.exceptions
+            ])]  # fmt: skip
         case MatchRunCompleted():
-            await connection.execute(
-                SQL["insert_run"],
-                event.run_id,
-                event.bank_account,
-                event.business_date,
-                event.rules_version,
-                event.as_of_position,
-                event.inputs_sha256,
-                event.results_sha256,
-                event.matched_line_count,
-                event.exception_count,
-                event.run_by,
-                event.completed_at,
-                position,
-            )
-            await connection.execute(
-                SQL["touch_day"], event.bank_account, event.business_date, position
-            )
+            return [("insert_run", [(
+                event.run_id, event.bank_account, event.business_date, event.rules_version,
+                event.as_of_position, event.inputs_sha256, event.results_sha256,
+                event.matched_line_count, event.exception_count, event.run_by,
+                event.completed_at, position,
+            )]), ("touch_day", [(event.bank_account, event.business_date, position)])]  # fmt: skip
         case DecisionProposed():
-            await connection.execute(
-                SQL["insert_decision"],
-                event.decision_id,
-                event.bank_account,
-                event.business_date,
-                event.kind.value,
-                event.amount_minor,
-                event.match.model_dump(mode="json"),
-                event.reason,
-                event.proposed_by,
-                event.needs_approval,
-                "pending" if event.needs_approval else "applied",
-                position,
-            )
+            status = "pending" if event.needs_approval else "applied"
+            return [("insert_decision", [(
+                event.decision_id, event.bank_account, event.business_date, event.kind.value,
+                event.amount_minor, event.match.model_dump(mode="json"), event.reason,
+                event.proposed_by, event.needs_approval, status, position,
+            )])]  # fmt: skip
         case DecisionApproved():
-            await connection.execute(
-                SQL["decide"],
-                event.decision_id,
-                "applied",
-                event.approved_by,
-                event.reason,
-                position,
-            )
+            decided = (event.decision_id, "applied", event.approved_by, event.reason, position)
+            return [("decide", [decided])]
         case DecisionRejected():
-            await connection.execute(
-                SQL["decide"],
-                event.decision_id,
-                "rejected",
-                event.rejected_by,
-                event.reason,
-                position,
-            )
+            decided = (event.decision_id, "rejected", event.rejected_by, event.reason, position)
+            return [("decide", [decided])]
         case DayClosed():
-            await connection.execute(
-                SQL["close_day"],
-                event.bank_account,
-                event.business_date,
-                event.closed_by,
-                envelope.occurred_at,
-                position,
-            )
+            closed = (event.bank_account, event.business_date, event.closed_by, occurred_at)
+            return [("close_day", [(*closed, position)])]
         case DayReopened():
-            await connection.execute(
-                SQL["reopen_day"], event.bank_account, event.business_date, position
-            )
+            return [("reopen_day", [(event.bank_account, event.business_date, position)])]
+    return []
 
 
 class ReconciliationProjection:
@@ -317,5 +255,7 @@ class ReconciliationProjection:
                     buffers.references.extend((r, facts.item_id) for r in facts.references)
             else:
                 await buffers.flush(connection)
-                await _apply_ordered(connection, event, position, envelope)
+                for statement, rows in _writes(event, position, envelope.occurred_at):
+                    if rows:
+                        await connection.executemany(SQL[statement], rows)
         await buffers.flush(connection)

@@ -9,6 +9,8 @@ equals the live ledger, metrics and reconciliation, a live row altered behind th
 reported with its key and amounts, and an account's balance at a past position equals a direct
 computation from the events."""
 
+from typing import Any
+
 from entrypoints.audit_queries import balance_at
 from entrypoints.bootstrap import Runtime
 from entrypoints.replay import (
@@ -124,6 +126,12 @@ async def test_statement_files_reconcile_and_post_settlements_to_the_ledger(
     )
     assert balances["GATEWAY_FEE_EXPENSE:VNPAY"] == fees > 0
 
+    await replay_equals_live_and_balances_stand_at_positions(rt, settings, head, expected_rows)
+
+
+async def replay_equals_live_and_balances_stand_at_positions(
+    rt: Runtime, settings: Settings, head: int, expected_rows: list[tuple[Any, ...]]
+) -> None:
     # Auditors: replaying the store into a fresh schema gives exactly the live projections...
     await catch_up_live_reconciliation(settings, rt.pool)
     schema = f"{settings.database_schema}_replay"

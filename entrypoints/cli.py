@@ -180,7 +180,7 @@ def schemas_write() -> None:
 
 @app.command()
 def demo(
-    dossiers: Annotated[int, typer.Option(min=1, max=1_000_000, help="Sample dossiers.")] = 500,
+    dossiers: Annotated[int, typer.Option(min=1, max=1_000_000, help="Simulated dossiers.")] = 2000,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: a fresh one).")] = None,
     via_gateway: Annotated[
         int, typer.Option(min=0, max=10_000, help="Online payments through the sandbox, over HTTP.")

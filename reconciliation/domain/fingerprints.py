@@ -56,7 +56,7 @@ JsonRecords = list[dict[str, Any]]
 def dumped(outcome: DayOutcome) -> tuple[JsonRecords, JsonRecords]:
     """Matches and exceptions as the JSON the run's events carry, dumped once for both uses."""
     return (
-        [match.model_dump(mode="json") for match in outcome.matches],
+        [match.to_json() for match in outcome.matches],
         [exception.model_dump(mode="json") for exception in outcome.exceptions],
     )
 

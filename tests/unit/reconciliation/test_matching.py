@@ -15,7 +15,7 @@ from reconciliation.domain.lumps import expected_net
 from reconciliation.domain.matching import DayInputs, DayOutcome, match_day
 from schemas.codes import payment_code
 from schemas.events.payments_v1 import PaymentMethod, RefundIssued
-from schemas.events.reconciliation_v1 import Direction, ExceptionKind, MatchStage
+from schemas.events.reconciliation_v1 import Direction, ExceptionKind, Match, MatchStage
 from schemas.money import PositiveMoney
 from tests.unit.reconciliation.recon_factories import ACCOUNT, CALENDAR, RULES, item, line
 
@@ -225,3 +225,17 @@ def test_only_refunds_paid_through_the_bank_are_expected_there() -> None:
     assert item_facts(refund(PaymentMethod.COUNTER_CASH), at) is None
     facts = item_facts(refund(PaymentMethod.ONLINE_GATEWAY), at)
     assert facts is not None and facts.direction is Direction.DEBIT
+
+
+def test_a_run_s_match_records_dump_exactly_as_the_match_contract() -> None:
+    """Runs build plain records for speed; their JSON must be what the `Match` model gives."""
+    paid = item(150_000, references=("ORD-9",))
+    split = item(300_000, references=("ORD-10",))
+    outcome = run(
+        [line(150_000, end_to_end_id="ORD-9"), line(100_000, note="ORD-10"),
+         line(200_000, note="ORD-10")],
+        [paid, split],
+    )  # fmt: skip
+    assert len(outcome.matches) == 2
+    for record in outcome.matches:
+        assert record.to_json() == Match.model_validate(record.to_json()).model_dump(mode="json")

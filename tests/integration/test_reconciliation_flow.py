@@ -6,8 +6,9 @@ write-offs; the reconciliation events through the outbox and Kafka into the ledg
 worker (bank, fee expense and clearing postings equal to a direct computation, trial balance
 zero); and the day closed. Then the auditors' side: replaying the store into a fresh schema
 equals the live ledger, metrics and reconciliation, a live row altered behind the events' back is
-reported with its key and amounts, and an account's balance at a past position equals a direct
-computation from the events."""
+reported with its key and amounts, an account's balance at a past position equals a direct
+computation from the events, and the Kafka topics consumed again by a fresh consumer group give
+the live ledger and metrics."""
 
 from typing import Any
 
@@ -20,6 +21,7 @@ from entrypoints.replay import (
     replay_pool,
     replay_store,
 )
+from entrypoints.replay_kafka import replay_topics
 from entrypoints.settings import Settings
 from ledger.adapters.journal import Journal
 from reconciliation.adapters.statement_writers import camt053, generic_csv, mt940
@@ -162,3 +164,17 @@ async def replay_equals_live_and_balances_stand_at_positions(
     )
     after, _ = await balance_at(rt.pool, f"BANK:{ACCOUNT}", run_position)
     assert (before, after) == (0, direct) and direct > 0
+
+    # The topics, consumed again from offset 0 by a fresh consumer group, give the same ledger
+    # and metrics as the live workers built (but for the row altered above).
+    schema = f"{settings.database_schema}_kafka"
+    try:
+        async with replay_pool(settings, schema) as replayed:
+            read = await replay_topics(settings, rt.router.topics(), replayed)
+            assert read >= head  # every event, once or more (redelivery is harmless)
+            differences = await compare(rt.pool, replayed)
+            [altered] = [d for d in differences if d.projection in ("ledger", "metrics")]
+            assert (altered.key[0], altered.field) == (f"BANK:{ACCOUNT}", "debit_minor")
+            assert altered.live == altered.replayed + 1
+    finally:
+        await drop_schema(settings, schema)

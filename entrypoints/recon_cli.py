@@ -163,6 +163,25 @@ def approve_command(
     _run(work)
 
 
+@recon_app.command("reject")
+def reject_command(
+    account: Account,
+    day: Day,
+    decision_id: uuid.UUID,
+    officer: Officer,
+    reason: Annotated[str, typer.Option()],
+) -> None:
+    """Reject another officer's pending decision; nothing of it takes effect."""
+
+    async def work(reconciler):  # type: ignore[no-untyped-def]
+        outcome = await decisions.reject(
+            reconciler, _actor(officer), account, _day(day), decision_id, reason
+        )
+        console.print(f"decision {outcome.decision_id}: {outcome.status}")
+
+    _run(work)
+
+
 @recon_app.command("close")
 def close_command(account: Account, day: Day, officer: Officer) -> None:
     """Close (lock) the day."""

@@ -23,6 +23,7 @@ from reconciliation.service import decisions, reports, runs
 from reconciliation.service.context import Actor
 from schemas.api.reconciliation import DayReport
 from schemas.events.reconciliation_v1 import DecisionKind, StatementFormat
+from schemas.time import business_date
 
 recon_app = typer.Typer(
     help="Bank settlement reconciliation: import, match, resolve, close, report.",
@@ -223,6 +224,24 @@ def print_report(report: DayReport) -> None:
     for kind in report.exceptions_by_kind:
         table.add_row(f"exception: {kind.kind}", f"{kind.count:,}", f"{kind.amount_minor:,}")
     console.print(table)
+
+
+@recon_app.command("exceptions")
+def exceptions_command(account: Account) -> None:
+    """The exception queue: every open exception of the account, oldest first, with its age."""
+
+    async def work(reconciler):  # type: ignore[no-untyped-def]
+        today = business_date(reconciler.clock.now())
+        queue = await reports.exception_queue(reconciler, account, today)
+        table = Table(title=f"Open exceptions of {account} ({len(queue)})")
+        for column in ("day", "kind", "VND", "dated", "age", "detail"):
+            table.add_column(column)
+        for e in queue:
+            table.add_row(str(e.business_date), e.kind, f"{e.amount_minor:,}", str(e.dated_on),
+                          str(e.age_banking_days), e.detail)  # fmt: skip
+        console.print(table)
+
+    _run(work)
 
 
 @recon_app.command("report")

@@ -42,6 +42,14 @@ def _item(row: asyncpg.Record) -> ItemFacts:
     )
 
 
+def _exception(row: asyncpg.Record) -> ReconciliationException:
+    return ReconciliationException(
+        key=row["key"], kind=row["kind"], amount_minor=row["amount_minor"],
+        dated_on=row["dated_on"], line_keys=row["line_keys"], item_ids=row["item_ids"],
+        detail=row["detail"],
+    )  # fmt: skip
+
+
 class PostgresReadModel:
     def __init__(self, pool: asyncpg.Pool, projector: CatchUpProjector) -> None:
         self._pool = pool
@@ -118,18 +126,13 @@ class PostgresReadModel:
 
     async def open_exceptions(self, bank_account: str, day: date) -> list[ReconciliationException]:
         rows = await self._pool.fetch(SQL["open_exceptions"], bank_account, day)
-        return [
-            ReconciliationException(
-                key=row["key"],
-                kind=row["kind"],
-                amount_minor=row["amount_minor"],
-                dated_on=row["dated_on"],
-                line_keys=row["line_keys"],
-                item_ids=row["item_ids"],
-                detail=row["detail"],
-            )
-            for row in rows
-        ]
+        return [_exception(row) for row in rows]
+
+    async def exception_queue(
+        self, bank_account: str, limit: int
+    ) -> list[tuple[date, ReconciliationException]]:
+        rows = await self._pool.fetch(SQL["exception_queue"], bank_account, limit)
+        return [(row["business_date"], _exception(row)) for row in rows]
 
     async def runs(self, bank_account: str, day: date) -> list[RunView]:
         rows = await self._pool.fetch(SQL["runs_of_day"], bank_account, day)

@@ -20,10 +20,12 @@ from schemas.api.reconciliation import (
     DecisionRequestBody,
     DecisionResponse,
     ImportResponse,
+    QueuedException,
     ReasonBody,
     RunResponse,
 )
 from schemas.events.reconciliation_v1 import StatementFormat
+from schemas.time import business_date
 
 STATEMENT_BYTES_MAX = 512 * 1024 * 1024
 READERS = {Role.FINANCE, Role.AUDITOR}
@@ -121,6 +123,16 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
     async def report(bank_account: Account, day: date, api: Api, _: Reader) -> DayReport:
         """The day report: expected against settled, matches by stage, exceptions by kind/age."""
         return await reports.day_report(api.reconciler, bank_account, day)
+
+    @router.get("/accounts/{bank_account}/exceptions", response_model=list[QueuedException])
+    async def exceptions(
+        bank_account: Account, api: Api, _: Reader,
+        limit: Annotated[int, Query(ge=1, le=reports.QUEUE_LENGTH_MAX)] = 200,
+    ) -> list[QueuedException]:  # fmt: skip
+        """The exception queue: every open exception of the account, oldest first, with its age
+        in banking days and amount."""
+        today = business_date(api.reconciler.clock.now())
+        return await reports.exception_queue(api.reconciler, bank_account, today, limit)
 
     @router.get("/days/{bank_account}/{day}/report.csv", response_class=Response)
     async def report_as_csv(bank_account: Account, day: date, api: Api, _: Reader) -> Response:

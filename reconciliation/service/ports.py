@@ -78,6 +78,12 @@ class ReadModel(Protocol):
         self, bank_account: str, day: date
     ) -> list[ReconciliationException]: ...
 
+    async def exception_queue(
+        self, bank_account: str, limit: int
+    ) -> list[tuple[date, ReconciliationException]]:
+        """Every open exception of the account, oldest first, with the day it belongs to."""
+        ...
+
     async def runs(self, bank_account: str, day: date) -> list[RunView]: ...
 
     async def recorded_run(self, run_id: UUID) -> int | None:

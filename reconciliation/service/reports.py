@@ -11,6 +11,7 @@ from schemas.api.reconciliation import (
     DayReport,
     ExceptionTotals,
     ExceptionView,
+    QueuedException,
 )
 from schemas.time import BUSINESS_ZONE
 
@@ -66,3 +67,22 @@ async def day_report(reconciler: Reconciler, bank_account: str, day: date) -> Da
         ],
         runs=await model.runs(bank_account, day),
     )
+
+
+QUEUE_LENGTH_MAX = 1000
+
+
+async def exception_queue(
+    reconciler: Reconciler, bank_account: str, today: date, limit: int = QUEUE_LENGTH_MAX
+) -> list[QueuedException]:
+    """The finance officers' work list: every open exception of the account, oldest first, with
+    its age in banking days as of `today`."""
+    await reconciler.read_model.catch_up()
+    queued = await reconciler.read_model.exception_queue(bank_account, min(limit, QUEUE_LENGTH_MAX))
+    return [
+        QueuedException(
+            **exception.model_dump(), business_date=day,
+            age_banking_days=age_in_banking_days(exception.dated_on, today, reconciler.calendar),
+        )
+        for day, exception in queued
+    ]  # fmt: skip

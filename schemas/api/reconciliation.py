@@ -65,6 +65,12 @@ class ExceptionView(ApiModel):
     detail: str
 
 
+class QueuedException(ExceptionView):
+    """An open exception on the account's queue, with the reconciliation day it belongs to."""
+
+    business_date: date
+
+
 class ExceptionTotals(ApiModel):
     kind: str
     count: int

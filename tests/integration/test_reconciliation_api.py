@@ -74,6 +74,14 @@ async def test_finance_reconciles_a_day_over_http(harness: Harness) -> None:
         report["expected_net_minor"]
         == report["expected_gross_minor"] - report["expected_fee_minor"]
     )
+    queue = await h.api.get(f"/reconciliation/accounts/{ACCOUNT}/exceptions", headers=auditor)
+    assert sorted(e["kind"] for e in queue.json()) == [
+        "duplicate_settlement",
+        "not_settled",
+        "not_settled",
+        "unmatched_bank_line",
+    ]
+    assert all(e["business_date"] == str(SETTLEMENT_DAY) for e in queue.json())
     csv_text = (await h.api.get(f"{DAY_PATH}/report.csv", headers=auditor)).text
     assert "exceptions,not_settled,2," in csv_text
     assert "<svg" in (await h.api.get(f"{DAY_PATH}/report.html", headers=auditor)).text

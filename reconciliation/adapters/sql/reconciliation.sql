@@ -171,3 +171,17 @@ FROM recon_decisions WHERE bank_account = $1 AND business_date = $2 ORDER BY pos
 SELECT item_id, kind, amount_minor, clearing_kind, clearing_qualifier, occurred_at,
        reference_codes
 FROM recon_items WHERE occurred_at >= $1 AND occurred_at < $2;
+
+-- name: exception_queue
+-- Every open exception of an account, oldest first: the latest run's list of each day, minus
+-- what a later decision resolved.
+SELECT e.business_date, e.key, e.kind, e.amount_minor, e.dated_on, e.line_keys, e.item_ids,
+       e.detail
+FROM recon_exceptions e
+WHERE e.bank_account = $1 AND e.superseded_position IS NULL
+  AND NOT EXISTS (SELECT 1 FROM recon_match_lines m
+                  WHERE m.line_key = ANY(e.line_keys) AND m.undone_position IS NULL)
+  AND NOT EXISTS (SELECT 1 FROM recon_match_items m
+                  WHERE m.item_id = ANY(e.item_ids) AND m.undone_position IS NULL)
+ORDER BY e.dated_on, e.business_date, e.key
+LIMIT $2;

@@ -65,7 +65,33 @@ def _uuid_subclass(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
+_SCALARS = (str, int, bool, type(None))
+
+
+def _is_plain_json(value: Any, depth: int) -> bool:
+    """Only dict/list/str/int/bool/None, keys strings: the fast walk for the usual case (no path
+    strings built); `_explain` walks again only when something is wrong, to name where."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if depth > PAYLOAD_DEPTH_MAX:
+        return False
+    if kind is dict:
+        return all(
+            type(key) is str and (type(item) in _SCALARS or _is_plain_json(item, depth + 1))
+            for key, item in value.items()
+        )
+    if kind is list:
+        return all(type(item) in _SCALARS or _is_plain_json(item, depth + 1) for item in value)
+    return False
+
+
 def _check_json(value: Any, path: str, depth: int) -> None:
+    if not _is_plain_json(value, depth):
+        _explain(value, path, depth)
+
+
+def _explain(value: Any, path: str, depth: int) -> None:
     """Refuse anything but dict/list/str/int/bool/None, naming the offending path."""
     kind = type(value)
     if kind is str or kind is int or kind is bool or value is None:
@@ -78,10 +104,10 @@ def _check_json(value: Any, path: str, depth: int) -> None:
                 raise CanonicalEncodingError(f"{path}: object key {key!r} is not a string")
             item_kind = type(item)
             if not (item_kind is str or item_kind is int or item_kind is bool or item is None):
-                _check_json(item, f"{path}.{key}", depth + 1)
+                _explain(item, f"{path}.{key}", depth + 1)
     elif kind is list:
         for index, item in enumerate(value):
-            _check_json(item, f"{path}[{index}]", depth + 1)
+            _explain(item, f"{path}[{index}]", depth + 1)
     elif kind is float:
         raise CanonicalEncodingError(f"{path}: float {value!r} is not allowed; use integers")
     else:

@@ -6,6 +6,7 @@ really late. The calendar refuses dates outside the years its holiday list cover
 missing year would silently treat Tết as banking days.
 """
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -13,6 +14,8 @@ from datetime import date, timedelta
 from reconciliation.domain.errors import RulesError
 
 BANKING_DAYS_STEP_MAX = 400  # no lag or window spans more than a year of calendar days
+# A run asks the same few (day, lag) questions for a million items: answers are remembered.
+CACHED_ANSWERS_MAX = 4096
 SATURDAY = 5
 
 
@@ -40,6 +43,7 @@ class BankingCalendar:
         self._covered(day)
         return day.weekday() < SATURDAY and day not in self.holidays
 
+    @functools.lru_cache(maxsize=CACHED_ANSWERS_MAX)  # noqa: B019 (the calendar is immutable)
     def add_banking_days(self, day: date, count: int) -> date:
         """The `count`-th banking day after `day` (0: `day` itself if banking, else the next)."""
         current = day

@@ -5,9 +5,8 @@ Every command reads its configuration from FEES_* variables (see entrypoints/set
 
 import asyncio
 import signal
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,8 +16,7 @@ from entrypoints.bootstrap import all_migrations, create_pool, runtime, topic_sp
 from entrypoints.logging import configure_logging
 from entrypoints.recon_cli import recon_app
 from entrypoints.settings import REPOSITORY_ROOT, Settings, load_settings
-from entrypoints.terminal import console, progress_bar
-from events.errors import EventStoreError
+from entrypoints.terminal import console, progress_bar, run_command
 from events.kafka.producer import create_producer
 from events.kafka.relay import OutboxRelay
 from events.kafka.topics import ensure_topics
@@ -44,16 +42,6 @@ def _settings() -> Settings:
     return settings
 
 
-def _run(coroutine: Coroutine[Any, Any, int]) -> None:
-    """Run an async command; expected failures print one clear line and exit non-zero."""
-    try:
-        code = asyncio.run(coroutine)
-    except EventStoreError as error:
-        console.print(f"[red]error[/red] ({error.code}): {error}")
-        raise typer.Exit(2) from error
-    raise typer.Exit(code)
-
-
 @app.command()
 def migrate() -> None:
     """Apply the database migrations that are not applied yet (safe to run again)."""
@@ -71,7 +59,7 @@ def migrate() -> None:
         )
         return 0
 
-    _run(command())
+    run_command(command())
 
 
 @app.command()
@@ -84,7 +72,7 @@ def topics() -> None:
         console.print(f"topics created: {', '.join(created) if created else 'none (all exist)'}")
         return 0
 
-    _run(command())
+    run_command(command())
 
 
 @app.command()
@@ -125,7 +113,7 @@ def relay(
                 await producer.stop()
         return 0
 
-    _run(command())
+    run_command(command())
 
 
 @audit_app.command("verify")
@@ -155,7 +143,7 @@ def audit_verify() -> None:
         )
         return 1
 
-    _run(command())
+    run_command(command())
 
 
 # Signed daily checkpoints and audit packages an outsider verifies (docs/audit.md).
@@ -189,7 +177,9 @@ def demo(
     """A simulated working day end to end: payments, Kafka, ledger, reconciliation, audit."""
     from entrypoints.demo import run_demo  # the demo pulls in more than other commands need
 
-    _run(run_demo(_settings(), console, dossier_count=dossiers, seed=seed, via_gateway=via_gateway))
+    run_command(
+        run_demo(_settings(), console, dossier_count=dossiers, seed=seed, via_gateway=via_gateway)
+    )
 
 
 @app.command()
@@ -286,7 +276,7 @@ def ledger_trial_balance(
         console.print(table)
         return 0 if debit == credit else 1
 
-    _run(command())
+    run_command(command())
 
 
 @metrics_app.command("report")
@@ -318,7 +308,7 @@ def metrics_report(
         console.print(rate_table(rows, by))
         return 0
 
-    _run(command())
+    run_command(command())
 
 
 def main() -> None:

@@ -5,12 +5,10 @@ Exit codes: 0 verified or done; 1 evidence that history or a package was altered
 (a day not sealed yet, a missing or malformed key, a conflicting checkpoint, an occupied output).
 """
 
-import asyncio
 import os
-from collections.abc import Coroutine
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -19,7 +17,7 @@ from rich.progress import Progress
 
 from entrypoints.bootstrap import runtime
 from entrypoints.settings import Settings, load_settings
-from entrypoints.terminal import console, progress_bar
+from entrypoints.terminal import console, progress_bar, run_command
 from events.audit.checkpoint_verify import CheckpointReport, verify_checkpoints
 from events.audit.checkpoints import CheckpointRepository, seal_day
 from events.audit.errors import AuditKeyError
@@ -31,7 +29,6 @@ from events.audit.signing import (
     generate_private_key,
     key_id_for,
 )
-from events.errors import EventStoreError
 from schemas.time import business_date
 
 PublicKeys = Annotated[
@@ -42,16 +39,6 @@ PublicKeys = Annotated[
     ),
 ]
 MISSING_DAYS_SHOWN_MAX = 10
-
-
-def _run(coroutine: Coroutine[Any, Any, int]) -> None:
-    """Run an async command; a refusal prints one line and exits 2."""
-    try:
-        code = asyncio.run(coroutine)
-    except EventStoreError as error:
-        console.print(f"[red]error[/red] ({error.code}): {error}")
-        raise typer.Exit(2) from error
-    raise typer.Exit(code)
 
 
 def _progress(description: str) -> Progress:
@@ -135,7 +122,7 @@ def checkpoint_command(
         )
         return 0
 
-    _run(command())
+    run_command(command())
 
 
 def _print_checkpoint_report(report: CheckpointReport, trusted: dict[str, bytes]) -> None:
@@ -181,7 +168,7 @@ def verify_checkpoints_command(public_key: PublicKeys = None) -> None:
         _print_checkpoint_report(report, trusted)
         return 0 if report.intact else 1
 
-    _run(command())
+    run_command(command())
 
 
 def public_key_command(
@@ -263,7 +250,7 @@ def export_command(
         _print_package_report(output, report)
         return 0 if report.ok else 1
 
-    _run(command())
+    run_command(command())
 
 
 def _print_package_report(directory: Path, report: PackageReport) -> None:

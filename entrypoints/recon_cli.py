@@ -145,42 +145,34 @@ def decide_command(
     _run(work)
 
 
-@recon_app.command("approve")
-def approve_command(
-    account: Account,
-    day: Day,
-    decision_id: uuid.UUID,
-    officer: Officer,
-    reason: Annotated[str, typer.Option()],
-) -> None:
-    """Approve another officer's pending decision (maker-checker)."""
+Reason = Annotated[str, typer.Option(help="Why (mandatory, kept in the event).")]
+
+
+def _settle_pending(action, account: str, day: str, decision_id: uuid.UUID,  # type: ignore[no-untyped-def]
+                    officer: str, reason: str) -> None:  # fmt: skip
+    """Approve or reject a pending decision: the checker's side of maker-checker."""
 
     async def work(reconciler):  # type: ignore[no-untyped-def]
-        outcome = await decisions.approve(
-            reconciler, _actor(officer), account, _day(day), decision_id, reason
-        )
+        outcome = await action(reconciler, _actor(officer), account, _day(day), decision_id, reason)
         console.print(f"decision {outcome.decision_id}: {outcome.status}")
 
     _run(work)
+
+
+@recon_app.command("approve")
+def approve_command(
+    account: Account, day: Day, decision_id: uuid.UUID, officer: Officer, reason: Reason
+) -> None:
+    """Approve another officer's pending decision (maker-checker)."""
+    _settle_pending(decisions.approve, account, day, decision_id, officer, reason)
 
 
 @recon_app.command("reject")
 def reject_command(
-    account: Account,
-    day: Day,
-    decision_id: uuid.UUID,
-    officer: Officer,
-    reason: Annotated[str, typer.Option()],
+    account: Account, day: Day, decision_id: uuid.UUID, officer: Officer, reason: Reason
 ) -> None:
     """Reject another officer's pending decision; nothing of it takes effect."""
-
-    async def work(reconciler):  # type: ignore[no-untyped-def]
-        outcome = await decisions.reject(
-            reconciler, _actor(officer), account, _day(day), decision_id, reason
-        )
-        console.print(f"decision {outcome.decision_id}: {outcome.status}")
-
-    _run(work)
+    _settle_pending(decisions.reject, account, day, decision_id, officer, reason)
 
 
 @recon_app.command("close")

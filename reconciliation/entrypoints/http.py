@@ -159,10 +159,9 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
         """Manual match, split, write-off to suspense or unmatch; above the approval limit it
         waits for a second finance officer."""
         wanted = decisions.DecisionRequest(body.kind, body.line_keys, body.item_ids, body.reason)
-        outcome = await decisions.propose(
+        return await decisions.propose(
             api.reconciler, _actor(officer, request), bank_account, day, wanted
         )
-        return DecisionResponse(**outcome.__dict__)
 
     @router.post(
         "/days/{bank_account}/{day}/decisions/{decision_id}/approve",
@@ -178,10 +177,9 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
         officer: Officer,
     ) -> DecisionResponse:
         """Approve another officer's decision (never your own)."""
-        outcome = await decisions.approve(
+        return await decisions.approve(
             api.reconciler, _actor(officer, request), bank_account, day, decision_id, body.reason
         )
-        return DecisionResponse(**outcome.__dict__)
 
     @router.post(
         "/days/{bank_account}/{day}/decisions/{decision_id}/reject", response_model=DecisionResponse
@@ -195,10 +193,10 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
         api: Api,
         officer: Officer,
     ) -> DecisionResponse:
-        outcome = await decisions.reject(
+        """Reject another officer's decision; nothing of it takes effect."""
+        return await decisions.reject(
             api.reconciler, _actor(officer, request), bank_account, day, decision_id, body.reason
         )
-        return DecisionResponse(**outcome.__dict__)
 
     @router.post("/days/{bank_account}/{day}/close", status_code=204)
     async def close(

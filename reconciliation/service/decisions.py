@@ -10,6 +10,7 @@ from reconciliation.domain import day as day_rules
 from reconciliation.domain.errors import ItemNotOpenError, NotFoundError, ReconciliationError
 from reconciliation.service.context import Actor, Reconciler, append_to_day, load_day
 from reconciliation.service.ports import ItemState, LineState
+from schemas.api.reconciliation import DecisionResponse
 from schemas.events.reconciliation_v1 import (
     DecisionKind,
     DecisionProposed,
@@ -31,13 +32,6 @@ class DecisionRequest:
     line_keys: list[str]
     item_ids: list[UUID]
     reason: str
-
-
-@dataclass(frozen=True)
-class DecisionOutcome:
-    decision_id: UUID
-    status: str  # applied | pending | rejected
-    amount_minor: int
 
 
 def _check_lines(states: list[LineState], keys: list[str], bank_account: str) -> None:
@@ -120,7 +114,7 @@ async def _match_for(reconciler: Reconciler, bank_account: str, request: Decisio
 
 async def propose(
     reconciler: Reconciler, actor: Actor, bank_account: str, day: date, request: DecisionRequest
-) -> DecisionOutcome:
+) -> DecisionResponse:
     if not 1 <= len(request.line_keys) <= DECISION_LINES_MAX:
         raise ReconciliationError(f"a decision names 1..{DECISION_LINES_MAX} bank lines")
     if len(request.item_ids) > DECISION_ITEMS_MAX:
@@ -143,7 +137,9 @@ async def propose(
     events = day_rules.decide_proposal(state, proposal, limit)
     await append_to_day(reconciler, actor, state, version, events)
     status = "pending" if proposal.needs_approval else "applied"
-    return DecisionOutcome(proposal.decision_id, status, match.net_minor)
+    return DecisionResponse(
+        decision_id=proposal.decision_id, status=status, amount_minor=match.net_minor
+    )
 
 
 async def approve(
@@ -153,7 +149,7 @@ async def approve(
     day: date,
     decision_id: UUID,
     reason: str,
-) -> DecisionOutcome:
+) -> DecisionResponse:
     await reconciler.read_model.catch_up()
     state, version = await load_day(reconciler, bank_account, day)
     events = day_rules.decide_approval(state, decision_id, actor.officer, reason)
@@ -164,7 +160,9 @@ async def approve(
         )
         await _match_for(reconciler, bank_account, request)
     await append_to_day(reconciler, actor, state, version, events)
-    return DecisionOutcome(decision_id, "applied", proposal.amount_minor)
+    return DecisionResponse(
+        decision_id=decision_id, status="applied", amount_minor=proposal.amount_minor
+    )
 
 
 async def reject(
@@ -174,11 +172,12 @@ async def reject(
     day: date,
     decision_id: UUID,
     reason: str,
-) -> DecisionOutcome:
+) -> DecisionResponse:
     state, version = await load_day(reconciler, bank_account, day)
     events = day_rules.decide_rejection(state, decision_id, actor.officer, reason)
     await append_to_day(reconciler, actor, state, version, events)
-    return DecisionOutcome(decision_id, "rejected", state.pending[decision_id].amount_minor)
+    amount = state.pending[decision_id].amount_minor
+    return DecisionResponse(decision_id=decision_id, status="rejected", amount_minor=amount)
 
 
 async def close_day(reconciler: Reconciler, actor: Actor, bank_account: str, day: date) -> None:

@@ -51,9 +51,9 @@ async def fill(settings, events_wanted: int) -> int:  # type: ignore[no-untyped-
 
 async def timed(settings, head: int) -> None:  # type: ignore[no-untyped-def]
     schema = f"bench_replay_target_{uuid.uuid4().hex[:8]}"
-    async with runtime(settings) as rt, replay_pool(settings, schema) as target:
+    async with replay_pool(settings, schema):
         started = time.perf_counter()
-        count = await replay_store(rt.store, target, head)
+        count = await replay_store(settings, schema, head)
         elapsed = time.perf_counter() - started
     await drop_schema(settings, schema)
     print(f"replayed {count:,} events in {elapsed:.1f} s")

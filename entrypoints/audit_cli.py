@@ -51,7 +51,7 @@ async def _replay(settings: Settings, to_position: int | None, instant: datetime
             with progress_bar("replaying") as progress:
                 task = progress.add_task("events", total=target)
                 count = await replay_store(
-                    rt.store, pool, target, lambda done: progress.update(task, completed=done)
+                    settings, schema, target, lambda done: progress.update(task, completed=done)
                 )
             differences = await compare(rt.pool, pool)
         if not keep:
@@ -159,7 +159,7 @@ def recon_day_command(
         async with runtime(settings) as rt:
             position = await position_at(rt.store, _aware(at))
             async with replay_pool(settings, schema) as pool:
-                await replay_store(rt.store, pool, position)
+                await replay_store(settings, schema, position)
                 scratch = build_runtime(
                     settings.model_copy(update={"database_schema": schema}), pool
                 )

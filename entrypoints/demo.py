@@ -135,7 +135,7 @@ async def _replay_and_compare(
             with progress_bar("replaying", console) as progress:
                 task = progress.add_task("events", total=head)
                 await replay_store(
-                    rt.store, pool, head, lambda done: progress.update(task, completed=done)
+                    settings, schema, head, lambda done: progress.update(task, completed=done)
                 )
             differences = await compare(rt.pool, pool)
     finally:

@@ -279,9 +279,8 @@ class PostgresEventStore:
     async def read_all_rows_of_types(
         self, from_position: int, limit: int, event_types: Sequence[str], *, to_position: int
     ) -> list[asyncpg.Record]:
-        """A page of raw rows in which only `event_types` carry their payload (the others come
-        with payload NULL): a reader that wants few types skips decoding the rest, and still
-        learns where the page ended."""
+        """A page of raw rows of `event_types` only, in position order (a page shorter than
+        `limit` is the last one up to `to_position`)."""
         return await self._fetch(
             SQL["read_all_of_types"], from_position, to_position, min(limit, READ_PAGE_MAX),
             list(event_types),

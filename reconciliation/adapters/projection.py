@@ -7,6 +7,7 @@ a new exception list, a decision, a close) the buffers are flushed, so the batch
 order the events were recorded. Replaying from position 0 into an empty schema rebuilds it.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -227,8 +228,16 @@ class ReconciliationProjection:
         return event_type in ITEM_EVENT_TYPES or event_type in RECONCILIATION_EVENT_TYPES
 
     async def apply(self, connection: asyncpg.Connection, events: list[EventEnvelope]) -> None:
+        await self.apply_parsed(connection, [(envelope, None) for envelope in events])
+
+    async def apply_parsed(
+        self, connection: asyncpg.Connection,
+        events: Sequence[tuple[EventEnvelope, EventPayload | None]],
+    ) -> None:  # fmt: skip
+        """Apply events whose payloads the caller may have parsed already (None: parsed here
+        when needed; statement lines and matches are copied from the raw payload)."""
         buffers = _Buffers()
-        for envelope in events:
+        for envelope, parsed in events:
             position = envelope.position
             if envelope.event_type == "SettlementLinesRecorded":
                 _buffer_lines(buffers, envelope.payload, position)
@@ -236,7 +245,7 @@ class ReconciliationProjection:
             if envelope.event_type == "SettlementsMatched":
                 _buffer_matches(buffers, envelope.payload, position)
                 continue
-            event = self._registry.parse(envelope)
+            event = parsed if parsed is not None else self._registry.parse(envelope)
             if envelope.event_type in ITEM_EVENT_TYPES:
                 facts = item_facts(event, envelope.occurred_at)
                 if facts is not None:

@@ -139,7 +139,7 @@ async def replay_equals_live_and_balances_stand_at_positions(
     schema = f"{settings.database_schema}_replay"
     try:
         async with replay_pool(settings, schema) as replayed:
-            assert await replay_store(rt.store, replayed, head) == head
+            assert await replay_store(settings, schema, head) == head
             assert await compare(rt.pool, replayed) == []
             # ... and a live row changed behind the events' back is named with its key and amounts.
             await rt.pool.execute(

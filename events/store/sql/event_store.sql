@@ -50,15 +50,14 @@ ORDER BY position
 LIMIT $3;
 
 -- name: read_all_of_types
--- The same page, only events of the given types (a replay skips what no projection reads), and
--- the last position scanned, so that the next page starts after it even when none matched.
-WITH scanned AS (
-    SELECT * FROM events WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3
-)
+-- A page of the given types only (each replayed projection reads just what it uses): the
+-- position index is walked in order and the other rows are passed over inside PostgreSQL.
 SELECT position, event_id, stream_id, stream_version, event_type, schema_version, occurred_at,
-       recorded_at, correlation_id, causation_id, actor,
-       CASE WHEN event_type = ANY($4::text[]) THEN payload END AS payload
-FROM scanned ORDER BY position;
+       recorded_at, correlation_id, causation_id, actor, payload
+FROM events
+WHERE position > $1 AND position <= $2 AND event_type = ANY($4::text[])
+ORDER BY position
+LIMIT $3;
 
 -- name: read_chain
 SELECT position, event_id, stream_id, stream_version, event_type, schema_version, occurred_at,

@@ -11,6 +11,7 @@ from entrypoints.settings import REPOSITORY_ROOT
 from events.errors import EventValidationError, UnknownEventTypeError
 from events.registry import default_registry
 from schemas.jsonschema_files import JSONSCHEMA_DIRECTORY, render_all
+from schemas.envelope import EventEnvelope
 from schemas.money import Money, PositiveMoney
 from schemas.time import business_date
 from tests.factories import new_event
@@ -92,3 +93,18 @@ def test_checked_in_json_schemas_match_the_models() -> None:
     assert not stale and not extra, (
         f"JSON Schema files out of date (stale {stale}, extra {extra}); run `fees schemas write`"
     )
+
+
+def test_an_envelope_rebuilt_from_a_store_row_equals_the_validated_one() -> None:
+    event = new_event()
+    row = {
+        **event.model_dump(), "position": 7, "stream_id": "payment-abc", "stream_version": 2,
+        "recorded_at": event.occurred_at,
+    }  # fmt: skip
+    validated = EventEnvelope.model_validate(row)
+    rebuilt = EventEnvelope.from_store(dict(row))
+    assert rebuilt == validated
+    assert rebuilt.model_dump() == validated.model_dump()
+    assert rebuilt.model_fields_set == validated.model_fields_set
+    with pytest.raises(ValidationError):  # frozen, like every envelope
+        rebuilt.position = 8  # type: ignore[misc]

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from entrypoints.settings import REPOSITORY_ROOT
 from events.errors import EventValidationError, UnknownEventTypeError
 from events.registry import default_registry
-from schemas.jsonschema_files import JSONSCHEMA_DIRECTORY, render_all
 from schemas.envelope import EventEnvelope
+from schemas.jsonschema_files import JSONSCHEMA_DIRECTORY, render_all
 from schemas.money import Money, PositiveMoney
 from schemas.time import business_date
 from tests.factories import new_event

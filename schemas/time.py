@@ -12,7 +12,7 @@ BUSINESS_ZONE = ZoneInfo(BUSINESS_ZONE_NAME)
 
 def to_utc(instant: datetime) -> datetime:
     """Normalise an aware instant to UTC; naive datetimes are refused by the AwareDatetime type."""
-    return instant.astimezone(UTC)
+    return instant if instant.tzinfo is UTC else instant.astimezone(UTC)
 
 
 UtcInstant = Annotated[AwareDatetime, AfterValidator(to_utc)]

@@ -32,7 +32,7 @@ POSTED_EVENT_TYPES = frozenset({
 })  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Posting:
     account_code: str
     amount_minor: int  # debit > 0, credit < 0
@@ -42,7 +42,7 @@ class Posting:
     payment_id: UUID | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JournalEntry:
     event_id: UUID
     position: int
@@ -53,9 +53,11 @@ class JournalEntry:
     postings: tuple[Posting, ...]
 
     def __post_init__(self) -> None:
-        ensure(len(self.postings) >= 2, f"entry {self.event_id} has fewer than two postings")
-        ensure(all(p.amount_minor != 0 for p in self.postings), "a posting of zero")
-        ensure(sum(p.amount_minor for p in self.postings) == 0, f"entry {self.event_id} unbalanced")
+        amounts = [p.amount_minor for p in self.postings]
+        if len(amounts) < 2 or 0 in amounts or sum(amounts) != 0:  # the message only on failure
+            ensure(len(amounts) >= 2, f"entry {self.event_id} has fewer than two postings")
+            ensure(0 not in amounts, f"entry {self.event_id} has a posting of zero")
+            ensure(sum(amounts) == 0, f"entry {self.event_id} unbalanced")
 
 
 def _pair(

@@ -36,7 +36,7 @@ COUNTERS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MetricKey:
     business_date: date
     unit_code: str
@@ -44,13 +44,13 @@ class MetricKey:
     procedure_code: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MetricDelta:
     key: MetricKey
     counts: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PaymentTiming:
     """The filing-to-payment clock of one payment: opened by its request, closed by capture."""
 
@@ -60,7 +60,7 @@ class PaymentTiming:
     key: MetricKey | None = None  # the capture's day and dimensions
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MetricFacts:
     deltas: list[MetricDelta] = field(default_factory=list)
     unit_levels: dict[str, str] = field(default_factory=dict)

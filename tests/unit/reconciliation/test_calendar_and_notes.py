@@ -100,3 +100,14 @@ def test_one_wrong_character_never_passes_the_check(
 def test_free_text_without_codes_yields_nothing_wrong(text: str) -> None:
     for hit in codes_in_note(text):
         assert canonical_code(hit.code) == hit.code  # anything found checks out
+
+
+@given(st.uuids())
+def test_a_code_spells_its_ids_top_bits_in_crockford_base32_and_checks_out(
+    identifier: uuid.UUID,
+) -> None:
+    code = payment_code(identifier)
+    crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    top_bits = sum(crockford.index(char) << (5 * (9 - at)) for at, char in enumerate(code[2:12]))
+    assert (code[:2], len(code), top_bits) == ("TT", 13, identifier.int >> 78)
+    assert canonical_code(code) == code  # the table-driven check character is Luhn mod 32's

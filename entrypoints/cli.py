@@ -17,6 +17,7 @@ from entrypoints.logging import configure_logging
 from entrypoints.recon_cli import recon_app
 from entrypoints.settings import REPOSITORY_ROOT, Settings, load_settings
 from entrypoints.terminal import console, progress_bar, run_command
+from events.gc_pause import tune_collector_for_service
 from events.kafka.producer import create_producer
 from events.kafka.relay import OutboxRelay
 from events.kafka.topics import ensure_topics
@@ -84,6 +85,7 @@ def relay(
 
     async def command() -> int:
         settings = _settings()
+        tune_collector_for_service()
         async with runtime(settings) as rt:
             producer = create_producer(
                 settings.kafka_bootstrap_servers, f"relay-{settings.relay_name}"
@@ -229,6 +231,7 @@ def worker(context: typer.Context) -> None:
     from entrypoints.worker import main as worker_main
 
     _settings()
+    tune_collector_for_service()
     worker_main(list(context.args) or None)
 
 

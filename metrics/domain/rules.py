@@ -137,7 +137,9 @@ def merge(deltas: list[MetricDelta]) -> dict[MetricKey, dict[str, int]]:
     """Sum the deltas of a batch per key, so a batch writes each row once."""
     totals: dict[MetricKey, dict[str, int]] = {}
     for delta in deltas:
-        row = totals.setdefault(delta.key, dict.fromkeys(COUNTERS, 0))
+        row = totals.get(delta.key)
+        if row is None:
+            row = totals[delta.key] = dict.fromkeys(COUNTERS, 0)
         for name, value in delta.counts.items():
             row[name] += value
     return totals

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # restarted after a consumer-group reset stopped committing offsets in our tests.
     stream_live_metrics: bool = False
     stream_web_port: int = Field(default=6066, ge=1, le=65535)
+    # Faust's state directory (a worker keeps its table state under <dir>/<app id>); the default
+    # is beside the local stack, never the working directory.
+    stream_data_dir: Path = REPOSITORY_ROOT / ".stack" / "faust"
 
     # Reconciliation reference data; empty: the files shipped in reconciliation/data/.
     recon_rules_file: Path | None = None

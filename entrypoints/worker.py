@@ -44,6 +44,7 @@ def streaming_options(settings: Settings) -> StreamingOptions:
         recovery_delay_s=settings.stream_recovery_delay_s,
         web_enabled=settings.stream_web_enabled,
         web_port=settings.stream_web_port,
+        data_dir=settings.stream_data_dir,
         app_id=settings.stream_app_id,
     )
 

@@ -10,6 +10,7 @@ The values below are the production ones; tests and the demo pass shorter ones (
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import faust
 
@@ -28,14 +29,17 @@ class StreamingOptions:
     recovery_delay_s: float
     web_enabled: bool
     web_port: int
+    data_dir: Path
     app_id: str = APP_ID
 
 
 def create_streaming_app(options: StreamingOptions) -> faust.App:
+    options.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     return faust.App(
         options.app_id,
         broker=f"kafka://{options.bootstrap_servers}",
         store="memory://",  # tables are caches; their changelog topics restore them
+        datadir=str(options.data_dir / options.app_id),
         autodiscover=False,
         topic_partitions=options.partitions,
         topic_replication_factor=options.replication_factor,

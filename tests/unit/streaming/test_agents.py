@@ -4,6 +4,7 @@ topic with the reason, and the live metrics agent counts into its Faust table.""
 
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -48,8 +49,16 @@ def messages(count: int) -> list[tuple[bytes, bytes]]:
     return rows
 
 
-async def test_projection_agent_batches_and_dead_letters() -> None:
-    app = faust.App(f"test-{uuid.uuid4().hex[:6]}", broker="kafka://127.0.0.1:1", store="memory://")
+def offline_app(data_dir: Path) -> faust.App:
+    """An app that never reaches a broker (the agents' test context), its state in data_dir."""
+    name = f"test-{uuid.uuid4().hex[:6]}"
+    return faust.App(
+        name, broker="kafka://127.0.0.1:1", store="memory://", datadir=str(data_dir / name)
+    )
+
+
+async def test_projection_agent_batches_and_dead_letters(tmp_path: Path) -> None:
+    app = offline_app(tmp_path)
     topic = app.topic("payments.events.v1", key_type=bytes, value_type=bytes)
     applier, dead = RecordingApplier(), RecordingTopic()
 
@@ -74,8 +83,10 @@ async def test_projection_agent_batches_and_dead_letters() -> None:
     assert len(dead.sent) == 1 and dead.sent[0]["key"] == b"payment-broken"
 
 
-async def test_live_counters_count_each_event_once_into_the_faust_table() -> None:
-    app = faust.App(f"test-{uuid.uuid4().hex[:6]}", broker="kafka://127.0.0.1:1", store="memory://")
+async def test_live_counters_count_each_event_once_into_the_faust_table(
+    tmp_path: Path,
+) -> None:
+    app = offline_app(tmp_path)
     topic = app.topic("payments.events.v1", key_type=bytes, value_type=bytes)
     live = live_counters(app, partitions=1)
     applier = RecordingApplier()

@@ -25,6 +25,7 @@ from entrypoints.sealer import run_sealer
 from entrypoints.settings import Settings
 from events.clock_and_ids import Clock, IdGenerator, RandomIds, SystemClock
 from events.errors import ConcurrencyError, DomainError, EventStoreError, InfrastructureError
+from events.gc_pause import tune_collector_for_service
 from events.projection import CatchUpProjector
 from ledger.adapters.journal import Journal
 from ledger.entrypoints.http import build_router as ledger_router
@@ -256,4 +257,6 @@ def app_from_environment() -> FastAPI:
     """For uvicorn's --factory: the app configured from FEES_* variables."""
     from entrypoints.settings import load_settings
 
-    return create_app(load_settings())
+    app = create_app(load_settings())
+    tune_collector_for_service()  # a served process: see events/gc_pause.py
+    return app

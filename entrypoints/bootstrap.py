@@ -18,6 +18,7 @@ from events.store.postgres import PostgresEventStore, init_connection
 from reconciliation.adapters.projection import ReconciliationProjection
 from reconciliation.adapters.read_model import PostgresReadModel
 from reconciliation.adapters.reference_data import load_calendar, load_rules_book
+from reconciliation.adapters.settlement_lock import PostgresSettlementLock
 from reconciliation.service.context import Reconciler
 
 
@@ -114,4 +115,5 @@ def build_reconciler(
         calendar=load_calendar(settings.recon_holidays_file),
         clock=clock or SystemClock(),
         ids=ids or RandomIds(),
+        settlement_lock=PostgresSettlementLock(runtime.pool),
     )

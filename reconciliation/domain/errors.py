@@ -48,5 +48,12 @@ class DayNotReadyError(ReconciliationError):
     http_status = 409
 
 
+class SettlementBusyError(ReconciliationError):
+    """Another match run or decision held the settlement lock for longer than a request waits."""
+
+    code = "settlement_busy"
+    http_status = 409
+
+
 class RulesError(ReconciliationError):
     code = "invalid_rules"

@@ -11,7 +11,7 @@ from events.store.ports import AppendRequest, CommandReceipt, EventStore
 from reconciliation.domain.calendar import BankingCalendar
 from reconciliation.domain.day import Day, day_stream, fold
 from reconciliation.domain.rules import RulesBook
-from reconciliation.service.ports import ReadModel
+from reconciliation.service.ports import ReadModel, SettlementLock
 from schemas.envelope import EventPayload, NewEvent, Payload
 
 
@@ -24,6 +24,7 @@ class Reconciler:
     calendar: BankingCalendar
     clock: Clock
     ids: IdGenerator
+    settlement_lock: SettlementLock
 
 
 @dataclass(frozen=True)

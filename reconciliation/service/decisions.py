@@ -119,23 +119,24 @@ async def propose(
         raise ReconciliationError(f"a decision names 1..{DECISION_LINES_MAX} bank lines")
     if len(request.item_ids) > DECISION_ITEMS_MAX:
         raise ReconciliationError(f"a decision names at most {DECISION_ITEMS_MAX} items")
-    await reconciler.read_model.catch_up()
-    state, version = await load_day(reconciler, bank_account, day)
-    match = await _match_for(reconciler, bank_account, request)
-    limit = reconciler.rules_book.in_force_on(day).approval_limit_minor
-    proposal = DecisionProposed(
-        decision_id=reconciler.ids.next(),
-        bank_account=bank_account,
-        business_date=day,
-        kind=request.kind,
-        amount_minor=match.net_minor,
-        match=match,
-        reason=request.reason,
-        proposed_by=actor.officer,
-        needs_approval=match.net_minor > limit,
-    )
-    events = day_rules.decide_proposal(state, proposal, limit)
-    await append_to_day(reconciler, actor, state, version, events)
+    async with reconciler.settlement_lock.held():  # checked open and settled in one go
+        await reconciler.read_model.catch_up()
+        state, version = await load_day(reconciler, bank_account, day)
+        match = await _match_for(reconciler, bank_account, request)
+        limit = reconciler.rules_book.in_force_on(day).approval_limit_minor
+        proposal = DecisionProposed(
+            decision_id=reconciler.ids.next(),
+            bank_account=bank_account,
+            business_date=day,
+            kind=request.kind,
+            amount_minor=match.net_minor,
+            match=match,
+            reason=request.reason,
+            proposed_by=actor.officer,
+            needs_approval=match.net_minor > limit,
+        )
+        events = day_rules.decide_proposal(state, proposal, limit)
+        await append_to_day(reconciler, actor, state, version, events)
     status = "pending" if proposal.needs_approval else "applied"
     return DecisionResponse(
         decision_id=proposal.decision_id, status=status, amount_minor=match.net_minor
@@ -150,16 +151,17 @@ async def approve(
     decision_id: UUID,
     reason: str,
 ) -> DecisionResponse:
-    await reconciler.read_model.catch_up()
-    state, version = await load_day(reconciler, bank_account, day)
-    events = day_rules.decide_approval(state, decision_id, actor.officer, reason)
-    proposal = state.pending[decision_id]
-    if proposal.kind is not DecisionKind.UNMATCH:  # still open, after the time it waited?
-        request = DecisionRequest(
-            proposal.kind, proposal.match.line_keys, proposal.match.item_ids, proposal.reason
-        )
-        await _match_for(reconciler, bank_account, request)
-    await append_to_day(reconciler, actor, state, version, events)
+    async with reconciler.settlement_lock.held():  # checked open and settled in one go
+        await reconciler.read_model.catch_up()
+        state, version = await load_day(reconciler, bank_account, day)
+        events = day_rules.decide_approval(state, decision_id, actor.officer, reason)
+        proposal = state.pending[decision_id]
+        if proposal.kind is not DecisionKind.UNMATCH:  # still open, after the time it waited?
+            request = DecisionRequest(
+                proposal.kind, proposal.match.line_keys, proposal.match.item_ids, proposal.reason
+            )
+            await _match_for(reconciler, bank_account, request)
+        await append_to_day(reconciler, actor, state, version, events)
     return DecisionResponse(
         decision_id=decision_id, status="applied", amount_minor=proposal.amount_minor
     )

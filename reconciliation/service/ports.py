@@ -1,6 +1,7 @@
 """What the reconciliation use cases need from the outside world, as Protocols."""
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -35,6 +36,16 @@ class DayCounts:
     line_count: int
     settled_count: int
     settled_minor: int
+
+
+class SettlementLock(Protocol):
+    """One lock for every use case that settles lines and items (a match run, a decision
+    applied, an approval), across processes. Each checks that what it settles is open and
+    appends inside it, so two days can never settle the same payment: the day streams'
+    optimistic concurrency guards one day only. Raises SettlementBusyError when another holder
+    keeps it longer than the wait limit."""
+
+    def held(self) -> AbstractAsyncContextManager[None]: ...
 
 
 class ReadModel(Protocol):

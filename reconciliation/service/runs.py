@@ -104,10 +104,11 @@ def _run_events(
 async def run_day(
     reconciler: Reconciler, actor: Actor, bank_account: str, day: date
 ) -> RunResponse:
-    state, version = await load_day(reconciler, bank_account, day)
-    ensure_open(state, "run matching")
-    with collector_paused():  # a day can hold a million lines (events/gc_pause.py says why)
-        return await _run(reconciler, actor, state, version)
+    async with reconciler.settlement_lock.held():  # no decision settles items mid-run
+        state, version = await load_day(reconciler, bank_account, day)
+        ensure_open(state, "run matching")
+        with collector_paused():  # a day can hold a million lines (events/gc_pause.py says why)
+            return await _run(reconciler, actor, state, version)
 
 
 async def _run(reconciler: Reconciler, actor: Actor, state: Day, version: int) -> RunResponse:

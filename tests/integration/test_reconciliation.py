@@ -3,16 +3,28 @@ day's bank lines with quirks (fees netted, one missing, one duplicate, one late,
 credit), a run that finds exactly those exceptions, maker-checker decisions, day close and lock,
 a re-run proven identical from its fingerprint, and idempotent imports."""
 
+import asyncio
+
 import pytest
 
 from entrypoints.bootstrap import Runtime
-from reconciliation.domain.errors import DayClosedError, DayNotReadyError, FourEyesError
+from reconciliation.adapters.settlement_lock import PostgresSettlementLock
+from reconciliation.domain.errors import (
+    DayClosedError,
+    DayNotReadyError,
+    FourEyesError,
+    ItemNotOpenError,
+    SettlementBusyError,
+)
 from reconciliation.service import decisions, imports, runs
 from reconciliation.service.decisions import DecisionRequest
 from reconciliation.simulation import SimulatedBank, numbered
+from schemas.api.reconciliation import DecisionResponse
 from schemas.events.reconciliation_v1 import (
     DecisionKind,
+    Direction,
     ExceptionKind,
+    SettlementLine,
 )
 from tests.integration.recon_harness import (
     ACCOUNT,
@@ -108,3 +120,54 @@ async def test_a_day_with_quirks_reconciles_to_exactly_its_exceptions(runtime: R
         "WHERE m.business_date = $1 AND mi.undone_position IS NULL", NEXT_DAY,
     )  # fmt: skip
     assert late_items == 1
+
+
+async def test_two_days_cannot_settle_the_same_payment_at_once(runtime: Runtime) -> None:
+    """The day streams guard one day each; the settlement lock guards the payment across days.
+    Two officers match one payment against lines of two different days, concurrently: exactly
+    one decision applies, the other is refused, and the payment is settled once."""
+    rt = runtime
+    await simulate_payment_day(rt, 40)
+    reconciler = reconciler_for(rt)
+    [item, *_] = await expected_items(rt, reconciler, SETTLEMENT_DAY)
+    amount = item.facts.amount_minor
+    keys = []
+    for number, day in enumerate((SETTLEMENT_DAY, NEXT_DAY), start=1):
+        line = SettlementLine(
+            line_no=1, location="line 1", bank_account=ACCOUNT, booking_date=day, value_date=day,
+            amount_minor=amount, direction=Direction.CREDIT, bank_reference=f"FT-RACE-{number}",
+            remittance_info="chuyen tien",
+        )  # fmt: skip
+        imported = await imports.import_statement(
+            reconciler, officer("lan"), upload([line], f"race-{number}")
+        )
+        keys.append(f"{imported.file_id}:1")
+
+    def proposal(key: str) -> DecisionRequest:
+        return DecisionRequest(DecisionKind.MATCH, [key], [item.facts.item_id], "by phone")
+
+    outcomes = await asyncio.gather(
+        decisions.propose(reconciler, officer("lan"), ACCOUNT, SETTLEMENT_DAY, proposal(keys[0])),
+        decisions.propose(reconciler, officer("minh"), ACCOUNT, NEXT_DAY, proposal(keys[1])),
+        return_exceptions=True,
+    )
+    applied = [o for o in outcomes if isinstance(o, DecisionResponse)]
+    refused = [o for o in outcomes if isinstance(o, ItemNotOpenError)]
+    assert len(applied) == len(refused) == 1, outcomes
+    assert applied[0].status == "applied"
+    matches_of_item = await rt.pool.fetchval(
+        "SELECT count(*) FROM recon_match_items WHERE item_id = $1 AND undone_position IS NULL",
+        item.facts.item_id,
+    )
+    assert matches_of_item == 1
+
+
+async def test_a_settlement_waits_for_the_lock_and_then_says_busy(runtime: Runtime) -> None:
+    holder = PostgresSettlementLock(runtime.pool)
+    impatient = PostgresSettlementLock(runtime.pool, wait_max="200ms")
+    async with holder.held():
+        with pytest.raises(SettlementBusyError, match="try again"):
+            async with impatient.held():
+                pass
+    async with impatient.held():  # released: the next holder gets it at once
+        pass

@@ -1,0 +1,36 @@
+"""The settlement lock (service/ports.py) as a PostgreSQL advisory lock, held by one pooled
+connection for the length of the use case. If the process dies, the session ends and PostgreSQL
+releases the lock; the pool's reset on release also unlocks, whatever happens in between."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+from reconciliation.domain.errors import SettlementBusyError
+
+SETTLEMENT_LOCK_KEY = 5_017_040_001  # one advisory lock key for the whole reconciliation
+LOCK_WAIT_MAX = "60s"  # longer than a 1,000,000-line match run takes here
+
+
+class PostgresSettlementLock:
+    def __init__(self, pool: asyncpg.Pool, *, wait_max: str = LOCK_WAIT_MAX) -> None:
+        self._pool = pool
+        self._wait_max = wait_max
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        async with self._pool.acquire() as connection:
+            await connection.execute("SELECT set_config('lock_timeout', $1, false)", self._wait_max)
+            try:
+                await connection.execute("SELECT pg_advisory_lock($1)", SETTLEMENT_LOCK_KEY)
+            except asyncpg.LockNotAvailableError as error:
+                raise SettlementBusyError(
+                    "another match run or decision is settling items; try again shortly"
+                ) from error
+            finally:
+                await connection.execute("RESET lock_timeout")
+            try:
+                yield
+            finally:
+                await connection.execute("SELECT pg_advisory_unlock($1)", SETTLEMENT_LOCK_KEY)

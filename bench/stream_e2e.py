@@ -26,8 +26,9 @@ import asyncpg
 from scratch import clean_up, prepare, scratch_settings  # bench/scratch.py, beside this one
 
 from entrypoints.bootstrap import runtime
+from events.kafka.reading import end_offsets
 from events.store.ports import AppendRequest
-from events.streaming.consumers import applied_positions
+from events.streaming.consumers import applied_positions, lagging_partitions
 from payments.adapters.schedule_files import load_fee_schedule, load_units
 from payments.simulation import Simulation
 
@@ -64,9 +65,18 @@ async def offered_load(store: object, batches: list[list[AppendRequest]], rate: 
             await asyncio.sleep(ahead_s)
 
 
-async def caught_up(pool: asyncpg.Pool, head: int) -> bool:
-    tops = await applied_positions(pool)
-    return tops.get("ledger") == head and tops.get("metrics") == head
+async def relayed(pool: asyncpg.Pool, head: int) -> bool:
+    published = await pool.fetchval("SELECT max(last_position) FROM relay_checkpoints")
+    return published == head
+
+
+async def caught_up(pool: asyncpg.Pool, ends: dict[tuple[str, int], int]) -> bool:
+    """Both consumers have applied every partition up to its last record (not only the
+    partition that holds the highest position)."""
+    return not any([
+        await lagging_partitions(pool, "ledger", ends),
+        await lagging_partitions(pool, "metrics", ends),
+    ])  # fmt: skip
 
 
 async def lag_p99_ms(pool: asyncpg.Pool) -> float:
@@ -111,13 +121,21 @@ async def run(arguments: argparse.Namespace) -> None:
             appended = time.perf_counter()
             head = (await rt.store.head()).position
             deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+            while time.monotonic() < deadline:  # the relay's progress is in PostgreSQL only
+                if await relayed(rt.pool, head):
+                    break
+                await asyncio.sleep(0.02)
+            ends = await end_offsets(settings.kafka_bootstrap_servers, rt.router.topics())
             while time.monotonic() < deadline:  # polling PostgreSQL: no event to wait on
-                if await caught_up(rt.pool, head):
+                if await caught_up(rt.pool, ends):
                     break
                 await asyncio.sleep(0.05)
             finished = time.perf_counter()
-            if not await caught_up(rt.pool, head):
+            if not await caught_up(rt.pool, ends):
                 raise SystemExit("consumers did not catch up in time")
+            tops = await applied_positions(rt.pool)
+            if not tops.get("ledger") == tops.get("metrics") == head:
+                raise SystemExit(f"caught up, but not at the head {head}: {tops}")
             lag_ms = await lag_p99_ms(rt.pool)
     finally:
         for process in processes:

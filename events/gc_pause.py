@@ -28,9 +28,9 @@ YOUNG_COLLECTION_ALLOCATIONS = 50_000  # Python's default is 700
 
 def tune_collector_for_service() -> None:
     """For a long-running process that handles a stream of short-lived objects (a worker, the
-    relay, the served API): what was allocated while starting (modules, clients, the app) is moved out of the
-    collector's view, and young passes run every 50,000 net allocations instead of 700, so
-    the collector stops rescanning the same long-lived objects many times a second. Cycles
-    are still collected; reference counting frees everything else at once."""
+    relay, the served API): what was allocated while starting (modules, clients, the app) is
+    moved out of the collector's view, and young passes run every 50,000 net allocations
+    instead of 700, so the collector stops rescanning the same long-lived objects many times a
+    second. Cycles are still collected; reference counting frees everything else at once."""
     gc.freeze()
     gc.set_threshold(YOUNG_COLLECTION_ALLOCATIONS, 20, 20)

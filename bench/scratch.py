@@ -1,5 +1,6 @@
 """A throwaway schema and topics for one benchmark run, so figures never mix with other data."""
 
+import shutil
 import uuid
 
 import asyncpg
@@ -41,7 +42,9 @@ async def prepare(settings: Settings) -> None:
 
 
 async def clean_up(settings: Settings) -> None:
-    """Drop the schema, the topics, and any topic of the run's Faust app (changelogs)."""
+    """Drop the schema, the topics, any topic of the run's Faust app (changelogs) and its
+    state directory."""
+    shutil.rmtree(settings.stream_data_dir / settings.stream_app_id, ignore_errors=True)
     admin = await asyncpg.connect(settings.database_dsn.get_secret_value())
     try:
         await admin.execute(f'DROP SCHEMA IF EXISTS "{settings.database_schema}" CASCADE')

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -39,9 +40,10 @@ CATCH_UP_TIMEOUT_S = float(os.environ.get("FEES_TEST_CATCH_UP_TIMEOUT_S", "180")
 START_AT = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 
 
-def worker_environment(settings: Settings) -> dict[str, str]:
+def worker_environment(settings: Settings, data_dir: Path) -> dict[str, str]:
     return {
         **os.environ,
+        "FEES_STREAM_DATA_DIR": str(data_dir),
         "FEES_DATABASE_SCHEMA": settings.database_schema,
         "FEES_TOPIC_PAYMENTS_EVENTS": settings.topic_payments_events,
         "FEES_TOPIC_RECONCILIATION_EVENTS": settings.topic_reconciliation_events,
@@ -59,8 +61,8 @@ def worker_environment(settings: Settings) -> dict[str, str]:
 class Workers:
     """Faust worker processes (`fees worker`), killed at the end of the test whatever happens."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._environment = worker_environment(settings)
+    def __init__(self, settings: Settings, data_dir: Path) -> None:
+        self._environment = worker_environment(settings, data_dir)
         self.processes: list[subprocess.Popen[bytes]] = []
         self._logs: list[Any] = []
 
@@ -91,8 +93,8 @@ class Workers:
 
 
 @pytest.fixture
-def workers(settings: Settings) -> Iterator[Workers]:
-    running = Workers(settings)
+def workers(settings: Settings, tmp_path: Path) -> Iterator[Workers]:
+    running = Workers(settings, tmp_path / "faust")
     yield running
     running.stop_all()
 

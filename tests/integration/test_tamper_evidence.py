@@ -1,18 +1,15 @@
 """Proves that someone with database access who alters, deletes or re-orders stored events is
 caught by `audit verify` at the exact position, through the library call and the CLI exit code."""
 
-import os
-import subprocess
-import sys
-
 import asyncpg
 import pytest
 
-from entrypoints.settings import REPOSITORY_ROOT, Settings
+from entrypoints.settings import Settings
 from events.store.ports import NO_STREAM
 from events.store.postgres import PostgresEventStore
 from events.store.verify import verify_chain
 from tests.factories import new_events, stream_id
+from tests.integration.audit_harness import run_cli
 
 EVENT_COUNT = 40
 
@@ -68,18 +65,6 @@ async def test_tampering_is_reported_at_the_exact_position(
     assert not report.intact
     assert report.finding is not None
     assert (report.finding.position, report.finding.problem) == (position, problem)
-
-
-def run_cli(settings: Settings, *arguments: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "FEES_DATABASE_SCHEMA": settings.database_schema}
-    return subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", *arguments],
-        cwd=REPOSITORY_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 async def test_audit_verify_cli_exit_status(

@@ -6,10 +6,9 @@ import uuid
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
-from entrypoints.bootstrap import all_migrations, create_pool, topic_specs
+from entrypoints.bootstrap import create_migrated_schema, topic_specs
 from entrypoints.settings import Settings, load_settings
 from events.kafka.topics import ensure_topics
-from events.store.migrations import apply_migrations
 
 
 def scratch_settings(name: str, **overrides: object) -> Settings:
@@ -27,17 +26,7 @@ def scratch_settings(name: str, **overrides: object) -> Settings:
 
 async def prepare(settings: Settings) -> None:
     """Create and migrate `settings.database_schema`; create the settings' topics."""
-    admin = await asyncpg.connect(settings.database_dsn.get_secret_value())
-    try:
-        await admin.execute(f'CREATE SCHEMA "{settings.database_schema}"')
-    finally:
-        await admin.close()
-    pool = await create_pool(settings)
-    try:
-        async with pool.acquire() as connection:
-            await apply_migrations(connection, all_migrations())
-    finally:
-        await pool.close()
+    await create_migrated_schema(settings)
     await ensure_topics(settings.kafka_bootstrap_servers, topic_specs(settings))
 
 

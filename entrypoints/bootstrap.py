@@ -13,7 +13,12 @@ from events.errors import InfrastructureError
 from events.kafka.topics import TopicRouter, TopicSpec, event_topic_specs
 from events.projection import CatchUpProjector
 from events.registry import EventRegistry, default_registry
-from events.store.migrations import Migration, event_store_migrations, migrations_in
+from events.store.migrations import (
+    Migration,
+    apply_migrations,
+    event_store_migrations,
+    migrations_in,
+)
 from events.store.postgres import PostgresEventStore, init_connection
 from reconciliation.adapters.projection import ReconciliationProjection
 from reconciliation.adapters.read_model import PostgresReadModel
@@ -72,6 +77,21 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
     if pool is None:  # asyncpg's typing allows None only for the un-awaited form
         raise InfrastructureError("asyncpg.create_pool returned no pool")
     return pool
+
+
+async def create_migrated_schema(settings: Settings) -> None:
+    """Create `settings.database_schema` (a validated name) and apply every migration in it."""
+    admin = await asyncpg.connect(settings.database_dsn.get_secret_value())
+    try:
+        await admin.execute(f'CREATE SCHEMA "{settings.database_schema}"')
+    finally:
+        await admin.close()
+    pool = await create_pool(settings)
+    try:
+        async with pool.acquire() as connection:
+            await apply_migrations(connection, all_migrations())
+    finally:
+        await pool.close()
 
 
 def build_runtime(settings: Settings, pool: asyncpg.Pool) -> Runtime:

@@ -19,16 +19,15 @@ from dataclasses import dataclass
 import asyncpg
 
 from entrypoints.bootstrap import (
-    all_migrations,
     build_reconciler,
     build_runtime,
+    create_migrated_schema,
     create_pool,
     runtime,
 )
 from entrypoints.settings import Settings
 from events.gc_pause import collector_paused
 from events.registry import EventRegistry, default_registry
-from events.store.migrations import apply_migrations
 from events.store.postgres import PostgresEventStore
 from events.streaming.decoding import DecodedEvent
 from ledger.domain.posting import POSTED_EVENT_TYPES
@@ -87,23 +86,13 @@ class Difference:
     replayed: object
 
 
-async def _create_schema(settings: Settings, schema: str) -> None:
-    admin = await asyncpg.connect(settings.database_dsn.get_secret_value())
-    try:
-        await admin.execute(f'CREATE SCHEMA "{schema}"')  # schema names are validated settings
-    finally:
-        await admin.close()
-
-
 @asynccontextmanager
 async def replay_pool(settings: Settings, schema: str) -> AsyncIterator[asyncpg.Pool]:
     """A pool on a new, migrated schema (the caller drops it when done with it)."""
     target = settings.model_copy(update={"database_schema": schema})
-    await _create_schema(settings, schema)
+    await create_migrated_schema(target)
     pool = await create_pool(target)
     try:
-        async with pool.acquire() as connection:
-            await apply_migrations(connection, all_migrations())
         yield pool
     finally:
         await pool.close()

@@ -13,11 +13,16 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from entrypoints.bootstrap import Runtime, all_migrations, build_runtime, create_pool, topic_specs
+from entrypoints.bootstrap import (
+    Runtime,
+    build_runtime,
+    create_migrated_schema,
+    create_pool,
+    topic_specs,
+)
 from entrypoints.settings import Settings, load_settings
 from events.errors import InfrastructureError
 from events.kafka.topics import ensure_topics
-from events.store.migrations import apply_migrations
 from events.store.postgres import PostgresEventStore
 
 START_HINT = "start the stack with `make up` (scripts/stack.sh up)"
@@ -55,11 +60,9 @@ async def database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     except (OSError, asyncpg.PostgresError) as error:
         pytest.fail(f"PostgreSQL is not reachable ({error}); {START_HINT}", pytrace=False)
     try:
-        await admin.execute(f'CREATE SCHEMA "{settings.database_schema}"')
+        await create_migrated_schema(settings)
         pool = await create_pool(settings)
         try:
-            async with pool.acquire() as connection:
-                await apply_migrations(connection, all_migrations())
             yield pool
         finally:
             await pool.close()

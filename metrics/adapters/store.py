@@ -56,10 +56,10 @@ async def record_facts(connection: asyncpg.Connection, facts: Sequence[MetricFac
     levels = dict(sorted({u: lv for fact in facts for u, lv in fact.unit_levels.items()}.items()))
     if levels:
         await connection.execute(SQL["set_unit_levels"], list(levels), list(levels.values()))
-    opened = [t for fact in facts for t in fact.timings if t.requested_at is not None]
+    opened = [t for fact in facts for t in fact.timings if t.filed_at is not None]
     if opened:
         await connection.execute(
-            SQL["open_timings"], [t.payment_id for t in opened], [t.requested_at for t in opened]
+            SQL["open_timings"], [t.payment_id for t in opened], [t.filed_at for t in opened]
         )
     closed = [
         (t.payment_id, t.captured_at, t.key)

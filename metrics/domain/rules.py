@@ -17,7 +17,6 @@ from schemas.events.payments_v1 import (
     LateCaptureAccepted,
     PaymentCaptured,
     PaymentMethod,
-    PaymentRequested,
     RefundIssued,
 )
 from schemas.time import business_date
@@ -52,10 +51,11 @@ class MetricDelta:
 
 @dataclass(frozen=True, slots=True)
 class PaymentTiming:
-    """The filing-to-payment clock of one payment: opened by its request, closed by capture."""
+    """The filing-to-payment clock of one payment: opened when its dossier is filed (the
+    filing decides the payment), closed by the capture."""
 
     payment_id: UUID
-    requested_at: datetime | None = None
+    filed_at: datetime | None = None
     captured_at: datetime | None = None
     key: MetricKey | None = None  # the capture's day and dimensions
 
@@ -69,7 +69,7 @@ class MetricFacts:
 
 # The only event types `facts_for` counts (a replay reads no others; a test holds this true).
 COUNTED_EVENT_TYPES = frozenset({
-    "DossierFiled", "PaymentRequested", "CheckoutStarted", "PaymentCaptured",
+    "DossierFiled", "CheckoutStarted", "PaymentCaptured",
     "LateCaptureAccepted", "RefundIssued",
 })  # fmt: skip
 
@@ -88,11 +88,11 @@ def facts_for(envelope: EventEnvelope, event: EventPayload) -> MetricFacts:
             if event.fee.amount_minor > 0:
                 counts["fee_bearing_filed"] = 1
             key = _key(moment, event.unit_code, event.agency_code, event.procedure_code)
+            timings = [] if event.payment_id is None else [PaymentTiming(event.payment_id, moment)]
             return MetricFacts(
-                [MetricDelta(key, counts)], {event.unit_code: event.administrative_level.value}
-            )
-        case PaymentRequested():
-            return MetricFacts(timings=[PaymentTiming(event.payment_id, requested_at=moment)])
+                [MetricDelta(key, counts)], {event.unit_code: event.administrative_level.value},
+                timings,
+            )  # fmt: skip
         case CheckoutStarted():
             key = _key(moment, event.unit_code, event.agency_code, event.procedure_code)
             return MetricFacts([MetricDelta(key, {"checkout_attempts": 1})])

@@ -23,6 +23,7 @@ SELECT * FROM unnest($1::text[], $2::text[])
 ON CONFLICT (unit_code) DO UPDATE SET administrative_level = EXCLUDED.administrative_level;
 
 -- name: open_timings
+-- requested_at is the filing's moment: a payment is requested by its dossier's filing.
 INSERT INTO metric_payment_times (payment_id, requested_at)
 SELECT * FROM unnest($1::uuid[], $2::timestamptz[])
 ON CONFLICT (payment_id) DO UPDATE SET requested_at = EXCLUDED.requested_at;

@@ -23,8 +23,11 @@ def test_a_simulated_day_counts_what_happened() -> None:
     assert summed["paid_counter"] == sum(1 for e in captured if e.method != "online_gateway")
     assert summed["paid_online"] == len(online_in_time) + len(late)  # the simulation accepts them
     assert summed["checkout_attempts"] >= summed["paid_online"] - len(late)
-    opened = [t for fact in facts for t in fact.timings if t.requested_at is not None]
+    opened = {t.payment_id: t.filed_at for fact in facts for t in fact.timings if t.filed_at}
     assert len(opened) == summed["fee_bearing_filed"]
+    filings = {e.payment_id: envelope.occurred_at for envelope, e in history
+               if isinstance(e, DossierFiled) and e.payment_id}  # fmt: skip
+    assert opened == filings  # each payment's clock starts at its dossier's filing
 
 
 def test_rates_follow_their_formulas() -> None:

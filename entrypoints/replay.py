@@ -200,6 +200,44 @@ async def _replay_lane(
                 return
 
 
+SECONDARY_INDEXES = """
+SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS definition
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND NOT i.indisunique
+ORDER BY c.relname"""
+INDEX_BUILDERS = 2
+
+
+@asynccontextmanager
+async def secondary_indexes_deferred(settings: Settings, schema: str) -> AsyncIterator[None]:
+    """Drop the target schema's non-unique indexes for the load and build them after it, from
+    sorted data in one pass each (a bulk load's classic: maintaining them row by row cost the
+    1M replay about a tenth of its time). Unique indexes stay: the writers' ON CONFLICT
+    needs them. On failure the partial target is dropped anyway, indexes or not."""
+    dsn = settings.database_dsn.get_secret_value()
+    admin = await asyncpg.connect(dsn)
+    try:
+        deferred = await admin.fetch(SECONDARY_INDEXES, schema)
+        for index in deferred:
+            await admin.execute(f'DROP INDEX "{schema}"."{index["name"]}"')
+    finally:
+        await admin.close()
+    yield
+
+    async def build(definitions: list[str]) -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute("SET maintenance_work_mem = '256MB'")
+            for definition in definitions:
+                await connection.execute(definition)
+        finally:
+            await connection.close()
+
+    definitions = [index["definition"] for index in deferred]
+    await asyncio.gather(*(build(definitions[n::INDEX_BUILDERS]) for n in range(INDEX_BUILDERS)))
+
+
 Positions = ctypes.Array[ctypes.c_int64]  # shared between the replay processes
 _reached: Positions | None = None  # in each replay process: how far each lane has got
 
@@ -227,11 +265,21 @@ async def replay_store(
     """Apply the store's events 1..to_position to the (migrated) target schema and return
     to_position. Each lane replays in a process of its own, so the rules of one run beside the
     database writes of the other on every core; `advance` hears the position both have
-    reached."""
+    reached. The target's secondary indexes are built once the rows are in."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
     count = len(replay_lanes(default_registry()))
     reached = context.Array("q", count, lock=False)
+    async with secondary_indexes_deferred(settings, schema):
+        await _replay_lanes_in_processes(context, reached, settings, schema, to_position, advance)
+    return to_position
+
+
+async def _replay_lanes_in_processes(
+    context: multiprocessing.context.ForkServerContext, reached: Positions, settings: Settings,
+    schema: str, to_position: int, advance: Callable[[int], None],
+) -> None:  # fmt: skip
+    count = len(reached)
     loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(
         count, mp_context=context, initializer=_share_progress, initargs=(reached,)
@@ -247,7 +295,6 @@ async def replay_store(
             for finished in done:
                 finished.result()  # a projection that failed fails the replay
             advance(min(reached))
-    return to_position
 
 
 Keyed = dict[tuple[object, ...], tuple[object, ...]]

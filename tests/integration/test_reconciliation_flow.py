@@ -12,6 +12,8 @@ the live ledger and metrics."""
 
 from typing import Any
 
+import asyncpg
+
 from entrypoints.audit_queries import balance_at
 from entrypoints.bootstrap import Runtime
 from entrypoints.replay import (
@@ -131,6 +133,13 @@ async def test_statement_files_reconcile_and_post_settlements_to_the_ledger(
     await replay_equals_live_and_balances_stand_at_positions(rt, settings, head, expected_rows)
 
 
+async def indexes(pool: asyncpg.Pool, schema: str) -> dict[str, str]:
+    rows = await pool.fetch(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1", schema
+    )
+    return {row["indexname"]: row["indexdef"].replace(f"{schema}.", "") for row in rows}
+
+
 async def replay_equals_live_and_balances_stand_at_positions(
     rt: Runtime, settings: Settings, head: int, expected_rows: list[tuple[Any, ...]]
 ) -> None:
@@ -141,6 +150,10 @@ async def replay_equals_live_and_balances_stand_at_positions(
         async with replay_pool(settings, schema) as replayed:
             assert await replay_store(settings, schema, head) == head
             assert await compare(rt.pool, replayed) == []
+            # The indexes the replay defers during its load are all back, as migrated.
+            live_indexes = await indexes(rt.pool, settings.database_schema)
+            assert await indexes(rt.pool, schema) == live_indexes
+            assert "journal_postings_account_idx" in live_indexes
             # ... and a live row changed behind the events' back is named with its key and amounts.
             await rt.pool.execute(
                 "UPDATE ledger_daily_balances SET debit_minor = debit_minor + 1 "

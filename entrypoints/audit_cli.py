@@ -47,15 +47,17 @@ async def _replay(settings: Settings, to_position: int | None, instant: datetime
         target = to_position or await position_at(rt.store, instant)
         await catch_up_live_reconciliation(settings, rt.pool)
         schema = replay_schema_name()
-        async with replay_pool(settings, schema) as pool:
-            with progress_bar("replaying") as progress:
-                task = progress.add_task("events", total=target)
-                count = await replay_store(
-                    settings, schema, target, lambda done: progress.update(task, completed=done)
-                )
-            differences = await compare(rt.pool, pool)
-        if not keep:
-            await drop_schema(settings, schema)
+        try:
+            async with replay_pool(settings, schema) as pool:
+                with progress_bar("replaying") as progress:
+                    task = progress.add_task("events", total=target)
+                    count = await replay_store(
+                        settings, schema, target, lambda done: progress.update(task, completed=done)
+                    )
+                differences = await compare(rt.pool, pool)
+        finally:
+            if not keep:  # a failed replay's partial schema goes too
+                await drop_schema(settings, schema)
     console.print(f"replayed {count:,} events (positions 1..{target:,}) into schema {schema}"
                   + ("" if keep else " (dropped)"))  # fmt: skip
     return _show_differences(differences, "ledger, metrics and reconciliation")

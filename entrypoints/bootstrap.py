@@ -1,6 +1,6 @@
 """Builds the real adapters from settings. The only place that picks concrete implementations."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -56,7 +56,11 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
-async def create_pool(settings: Settings) -> asyncpg.Pool:
+async def create_pool(
+    settings: Settings, *, reset: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
+) -> asyncpg.Pool:
+    """The schema's pool. `reset` replaces asyncpg's default clean-up of a released connection
+    (a round trip that clears session state: advisory locks, settings, listeners)."""
     try:
         pool = await asyncpg.create_pool(
             settings.database_dsn.get_secret_value(),
@@ -69,6 +73,7 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
                 "timezone": "UTC",
             },
             init=init_connection,
+            reset=reset,
         )
     except (OSError, asyncpg.PostgresError) as error:
         raise InfrastructureError(

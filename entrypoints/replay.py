@@ -168,6 +168,11 @@ async def _page(
     return [EventEnvelope.from_store(dict(row)) for row in rows]
 
 
+async def _nothing_to_reset(_: asyncpg.Connection) -> None:
+    """The lane's source pool only reads pages: a released connection holds no session state,
+    so asyncpg's reset round trip (one per page) is skipped."""
+
+
 async def _replay_lane(
     settings: Settings, schema: str, lane: ReplayLane, to_position: int,
     advance: Callable[[int], None],
@@ -176,19 +181,19 @@ async def _replay_lane(
     with the lane's checkpoints. The next page is read while the current one is written, so
     neither database round trip waits for the other."""
     target_settings = settings.model_copy(update={"database_schema": schema})
+    source_pool = await create_pool(settings, reset=_nothing_to_reset)
+    source = PostgresEventStore(source_pool, default_registry())
     async with (
-        runtime(settings) as source,
+        source_pool,
         runtime(target_settings) as target,
         target.pool.acquire() as connection,
     ):
-        upcoming = asyncio.create_task(_page(source.store, lane, 0, to_position))
+        upcoming = asyncio.create_task(_page(source, lane, 0, to_position))
         while True:
             page = await upcoming
             last = len(page) < lane.page_size
             if not last:
-                upcoming = asyncio.create_task(
-                    _page(source.store, lane, page[-1].position, to_position)
-                )
+                upcoming = asyncio.create_task(_page(source, lane, page[-1].position, to_position))
             if page:
                 async with connection.transaction():
                     await lane.apply(connection, page)

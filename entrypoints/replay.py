@@ -11,7 +11,7 @@ procedure, counter) for the metrics, and per-day summaries for reconciliation.
 import asyncio
 import ctypes
 import multiprocessing
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -41,8 +41,10 @@ from reconciliation.adapters.projection import (
     ReconciliationProjection,
 )
 from schemas.envelope import EventEnvelope
+from schemas.events.reconciliation_v1 import LINES_PER_EVENT_MAX
 
 PROGRESS_INTERVAL_S = 0.2
+PAGE_ROWS_MAX = 50_000  # rows a replayed page may write (bounds a lane's memory)
 SAVE_CHECKPOINT = """
 INSERT INTO projection_checkpoints (projection_name, last_position) VALUES ($1, $2)
 ON CONFLICT (projection_name) DO UPDATE SET last_position = EXCLUDED.last_position"""
@@ -145,27 +147,45 @@ def _metrics(registry: EventRegistry) -> Apply:
 
 def replay_lanes(registry: EventRegistry) -> tuple[ReplayLane, ...]:
     """The live projections in two lanes of about equal work, each applied by the same rules
-    and writers as live. Statement chunks hold 1,000 lines each, hence the smaller pages."""
+    and writers as live."""
     return (
         ReplayLane(
             (LEDGER_CONSUMER, PROJECTION_NAME),
             POSTED_EVENT_TYPES | ITEM_EVENT_TYPES | RECONCILIATION_EVENT_TYPES,
-            1000, _ledger_and_reconciliation(registry),
+            2500, _ledger_and_reconciliation(registry),
         ),
         ReplayLane((METRICS_CONSUMER,), COUNTED_EVENT_TYPES, 5000, _metrics(registry)),
     )  # fmt: skip
 
 
+def _rows_written(event_type: str) -> int:
+    return LINES_PER_EVENT_MAX if event_type == "SettlementLinesRecorded" else 1
+
+
+def within_rows_max(event_types: Sequence[str], rows_max: int = PAGE_ROWS_MAX) -> int:
+    """How many of a page's events (at least one) fit in `rows_max` rows written: a statement
+    chunk writes its 1,000 lines, so a page of chunks is cut short and memory stays bounded."""
+    rows = 0
+    for count, event_type in enumerate(event_types):
+        rows += _rows_written(event_type)
+        if rows > rows_max and count > 0:
+            return count
+    return len(event_types)
+
+
 async def _page(
     store: PostgresEventStore, lane: ReplayLane, after: int, upper: int
-) -> list[EventEnvelope]:
-    """The lane's next page. Envelopes are rebuilt from the store's own rows without
-    field validation (they were validated when appended, and `fees audit verify` proves them
-    unchanged); every payload is still validated against its versioned model when applied."""
+) -> tuple[list[EventEnvelope], bool]:
+    """The lane's next page, and whether it ends the lane. Envelopes are rebuilt from the
+    store's own rows without field validation (they were validated when appended, and `fees
+    audit verify` proves them unchanged); every payload is still validated against its
+    versioned model when applied."""
     rows = await store.read_all_rows_of_types(
         after, lane.page_size, sorted(lane.event_types), to_position=upper
     )
-    return [EventEnvelope.from_store(dict(row)) for row in rows]
+    kept = within_rows_max([row["event_type"] for row in rows])
+    last = len(rows) < lane.page_size and kept == len(rows)
+    return [EventEnvelope.from_store(dict(row)) for row in rows[:kept]], last
 
 
 async def _nothing_to_reset(_: asyncpg.Connection) -> None:
@@ -190,8 +210,7 @@ async def _replay_lane(
     ):
         upcoming = asyncio.create_task(_page(source, lane, 0, to_position))
         while True:
-            page = await upcoming
-            last = len(page) < lane.page_size
+            page, last = await upcoming
             if not last:
                 upcoming = asyncio.create_task(_page(source, lane, page[-1].position, to_position))
             if page:

@@ -14,7 +14,8 @@ from events.registry import default_registry
 from events.streaming.app import StreamingOptions, create_streaming_app
 from events.streaming.runner import register_batch_agent
 from ledger.streams.agents import ledger_consumer
-from metrics.streams.agents import live_counters, metrics_consumer
+from metrics.streams.agents import metrics_consumer
+from metrics.streams.live_counters import live_counters
 
 
 class LazyPool:

@@ -10,6 +10,7 @@ after, the redelivered events are dropped as duplicates. Either way each event c
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import asyncpg
 
@@ -29,6 +30,19 @@ class BatchOutcome:
     applied: int
     duplicates: int
     dead_letters: int
+
+
+class Applier(Protocol):
+    """What an agent hands its batches to (BatchConsumer in production, a recorder in tests)."""
+
+    consumer_name: str
+
+    async def consume(
+        self, topic: str, items: Sequence[DecodedEvent | DeadLetter]
+    ) -> BatchOutcome: ...
+
+
+ConsumerFactory = Callable[[], Awaitable[Applier]]
 
 
 @dataclass(frozen=True)

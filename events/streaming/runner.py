@@ -1,29 +1,15 @@
 """The loop every batch agent runs: take events, decode, dead-letter the bad ones, apply."""
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
 
 import faust
 import structlog
 
 from events.registry import EventRegistry
-from events.streaming.consumers import BatchOutcome
+from events.streaming.consumers import ConsumerFactory
 from events.streaming.decoding import DeadLetter, DecodedEvent, decode
 
 log = structlog.get_logger("events.streaming")
-
-
-class Applier(Protocol):
-    """What an agent hands its batches to (BatchConsumer in production, a recorder in tests)."""
-
-    consumer_name: str
-
-    async def consume(
-        self, topic: str, items: Sequence[DecodedEvent | DeadLetter]
-    ) -> BatchOutcome: ...
-
-
-ConsumerFactory = Callable[[], Awaitable[Applier]]
 
 
 async def consume_batches(

@@ -6,9 +6,8 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import structlog
 
-from events.streaming.consumers import BatchConsumer
+from events.streaming.consumers import BatchConsumer, ConsumerFactory
 from events.streaming.decoding import DecodedEvent
-from events.streaming.runner import ConsumerFactory
 from ledger.adapters.journal import Journal
 from ledger.domain.posting import entry_for
 

@@ -14,7 +14,7 @@ from events.registry import default_registry
 from events.streaming.consumers import BatchOutcome
 from events.streaming.decoding import DeadLetter, DecodedEvent
 from events.streaming.runner import register_batch_agent
-from metrics.streams.agents import live_counters
+from metrics.streams.live_counters import live_counters
 from tests.unit.history import simulated_history
 
 

@@ -1,7 +1,6 @@
 """The metrics' PostgreSQL history: batch increments (inside a stream consumer's transaction) and
 the report with the rates of docs/metrics.md."""
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -9,7 +8,7 @@ from typing import Literal
 import asyncpg
 
 from events.sqlfiles import load_statements
-from metrics.domain.rules import COUNTERS, MetricFacts, merge, rate
+from metrics.domain.rules import COUNTERS, MetricBatch, rate
 
 SQL = load_statements("metrics.adapters.sql", "metrics.sql")
 REPORT_ROWS_MAX = 5000
@@ -39,9 +38,9 @@ class MetricRow:
         return rate(self.counts["paid_online"], self.counts["checkout_attempts"])
 
 
-async def record_facts(connection: asyncpg.Connection, facts: Sequence[MetricFacts]) -> None:
-    """Add one batch's facts (inside the consumer's transaction)."""
-    totals = merge([delta for fact in facts for delta in fact.deltas])
+async def record_batch(connection: asyncpg.Connection, batch: MetricBatch) -> None:
+    """Add one batch's counts (inside the consumer's transaction)."""
+    totals = batch.totals
     if totals:
         # Sorted: two workers adding to the same rows then lock them in the same order (no
         # deadlock; measured: unsorted, two workers deadlocked within seconds).
@@ -53,21 +52,15 @@ async def record_facts(connection: asyncpg.Connection, facts: Sequence[MetricFac
             [key.agency_code for key in keys], [key.procedure_code for key in keys],
             *[[totals[key][name] for key in keys] for name in COUNTERS],
         )  # fmt: skip
-    levels = dict(sorted({u: lv for fact in facts for u, lv in fact.unit_levels.items()}.items()))
+    levels = dict(sorted(batch.unit_levels.items()))
     if levels:
         await connection.execute(SQL["set_unit_levels"], list(levels), list(levels.values()))
-    opened = [t for fact in facts for t in fact.timings if t.filed_at is not None]
-    if opened:
+    if batch.opened:
         await connection.execute(
-            SQL["open_timings"], [t.payment_id for t in opened], [t.filed_at for t in opened]
+            SQL["open_timings"], [o[0] for o in batch.opened], [o[1] for o in batch.opened]
         )
-    closed = [
-        (t.payment_id, t.captured_at, t.key)
-        for fact in facts
-        for t in fact.timings
-        if t.captured_at is not None and t.key is not None
-    ]
-    if closed:
+    if batch.closed:
+        closed = batch.closed
         await connection.execute(
             SQL["close_timings"], [c[0] for c in closed], [c[1] for c in closed],
             [c[2].business_date for c in closed], [c[2].unit_code for c in closed],

@@ -5,8 +5,10 @@ to the day it was filed, a payment to the day it was captured. The formulas of t
 from these counts are in docs/metrics.md.
 """
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from schemas.envelope import EventEnvelope, EventPayload
@@ -43,76 +45,79 @@ class MetricKey:
     procedure_code: str
 
 
-@dataclass(frozen=True, slots=True)
-class MetricDelta:
-    key: MetricKey
-    counts: dict[str, int] = field(default_factory=dict)
+PaymentOpened = tuple[UUID, datetime]  # a payment's filing-to-payment clock starts: its filing
+PaymentClosed = tuple[UUID, datetime, MetricKey]  # and stops: its capture, on the capture's key
 
 
-@dataclass(frozen=True, slots=True)
-class PaymentTiming:
-    """The filing-to-payment clock of one payment: opened when its dossier is filed (the
-    filing decides the payment), closed by the capture."""
+@dataclass(slots=True)
+class MetricBatch:
+    """What a batch of events adds to the metrics, summed while it is counted: the counters per
+    key (each key written once per batch), unit levels and the payments' clocks."""
 
-    payment_id: UUID
-    filed_at: datetime | None = None
-    captured_at: datetime | None = None
-    key: MetricKey | None = None  # the capture's day and dimensions
-
-
-@dataclass(frozen=True, slots=True)
-class MetricFacts:
-    deltas: list[MetricDelta] = field(default_factory=list)
+    totals: dict[MetricKey, dict[str, int]] = field(default_factory=dict)
     unit_levels: dict[str, str] = field(default_factory=dict)
-    timings: list[PaymentTiming] = field(default_factory=list)
+    opened: list[PaymentOpened] = field(default_factory=list)
+    closed: list[PaymentClosed] = field(default_factory=list)
+
+    def count(self, envelope: EventEnvelope, event: EventPayload) -> None:
+        """Add one event. Types outside COUNTED_EVENT_TYPES add nothing."""
+        rule = _RULES.get(type(event))  # by exact type: a dict probe, not isinstance checks
+        if rule is not None:
+            rule(self, envelope.occurred_at, event)
+
+    def add(self, key: MetricKey, counter: str, amount: int) -> None:
+        row = self.totals.get(key)
+        if row is None:
+            row = self.totals[key] = dict.fromkeys(COUNTERS, 0)
+        row[counter] += amount
 
 
-# The only event types `facts_for` counts (a replay reads no others; a test holds this true).
-COUNTED_EVENT_TYPES = frozenset({
-    "DossierFiled", "CheckoutStarted", "PaymentCaptured",
-    "LateCaptureAccepted", "RefundIssued",
-})  # fmt: skip
+def counted(events: Iterable[tuple[EventEnvelope, EventPayload]]) -> MetricBatch:
+    batch = MetricBatch()
+    for envelope, event in events:
+        batch.count(envelope, event)
+    return batch
 
 
 def _key(moment: datetime, unit: str, agency: str, procedure: str) -> MetricKey:
     return MetricKey(business_date(moment), unit, agency, procedure)
 
 
-def facts_for(envelope: EventEnvelope, event: EventPayload) -> MetricFacts:
-    """The counter increments, unit levels and payment timings one event contributes."""
-    moment = envelope.occurred_at
-    match event:
-        case DossierFiled():
-            online = event.channel == Channel.ONLINE
-            counts = {"filed_online" if online else "filed_counter": 1}
-            if event.fee.amount_minor > 0:
-                counts["fee_bearing_filed"] = 1
-            key = _key(moment, event.unit_code, event.agency_code, event.procedure_code)
-            timings = [] if event.payment_id is None else [PaymentTiming(event.payment_id, moment)]
-            return MetricFacts(
-                [MetricDelta(key, counts)], {event.unit_code: event.administrative_level.value},
-                timings,
-            )  # fmt: skip
-        case CheckoutStarted():
-            key = _key(moment, event.unit_code, event.agency_code, event.procedure_code)
-            return MetricFacts([MetricDelta(key, {"checkout_attempts": 1})])
-        case PaymentCaptured() if not event.after_expiry:
-            return _paid(
-                event.payment_id, event.captured_at, event.method, event.amount.amount_minor,
-                event.unit_code, event.agency_code, event.procedure_code,
-            )  # fmt: skip
-        case LateCaptureAccepted():
-            return _paid(event.payment_id, moment, PaymentMethod.ONLINE_GATEWAY,
-                         event.amount.amount_minor, event.unit_code, event.agency_code,
-                         event.procedure_code)  # fmt: skip
-        case RefundIssued():
-            key = _key(moment, event.unit_code, event.agency_code, event.procedure_code)
-            counts = {"refunds": 1, "refunds_minor": event.amount.amount_minor}
-            return MetricFacts([MetricDelta(key, counts)])
-    return MetricFacts()
+def _filed(batch: MetricBatch, moment: datetime, event: DossierFiled) -> None:
+    key = _key(moment, event.unit_code, event.agency_code, event.procedure_code)
+    batch.add(key, "filed_online" if event.channel is Channel.ONLINE else "filed_counter", 1)
+    if event.fee.amount_minor > 0:
+        batch.add(key, "fee_bearing_filed", 1)
+    batch.unit_levels[event.unit_code] = event.administrative_level.value
+    if event.payment_id is not None:  # the filing decides the payment: its clock starts
+        batch.opened.append((event.payment_id, moment))
+
+
+def _checkout(batch: MetricBatch, moment: datetime, event: CheckoutStarted) -> None:
+    key = _key(moment, event.unit_code, event.agency_code, event.procedure_code)
+    batch.add(key, "checkout_attempts", 1)
+
+
+def _captured(batch: MetricBatch, _: datetime, event: PaymentCaptured) -> None:
+    if not event.after_expiry:  # late money counts once accepted (LateCaptureAccepted)
+        _paid(batch, event.payment_id, event.captured_at, event.method, event.amount.amount_minor,
+              event.unit_code, event.agency_code, event.procedure_code)  # fmt: skip
+
+
+def _late_capture(batch: MetricBatch, moment: datetime, event: LateCaptureAccepted) -> None:
+    _paid(batch, event.payment_id, moment, PaymentMethod.ONLINE_GATEWAY,
+          event.amount.amount_minor, event.unit_code, event.agency_code,
+          event.procedure_code)  # fmt: skip
+
+
+def _refund(batch: MetricBatch, moment: datetime, event: RefundIssued) -> None:
+    key = _key(moment, event.unit_code, event.agency_code, event.procedure_code)
+    batch.add(key, "refunds", 1)
+    batch.add(key, "refunds_minor", event.amount.amount_minor)
 
 
 def _paid(
+    batch: MetricBatch,
     payment_id: UUID,
     moment: datetime,
     method: PaymentMethod,
@@ -120,29 +125,23 @@ def _paid(
     unit: str,
     agency: str,
     procedure: str,
-) -> MetricFacts:
-    online = method == PaymentMethod.ONLINE_GATEWAY
-    counts = (
-        {"paid_online": 1, "paid_online_minor": amount_minor}
-        if online
-        else {"paid_counter": 1, "paid_counter_minor": amount_minor}
-    )
+) -> None:
     key = _key(moment, unit, agency, procedure)
-    return MetricFacts(
-        [MetricDelta(key, counts)], timings=[PaymentTiming(payment_id, captured_at=moment, key=key)]
-    )
+    online = method is PaymentMethod.ONLINE_GATEWAY
+    batch.add(key, "paid_online" if online else "paid_counter", 1)
+    batch.add(key, "paid_online_minor" if online else "paid_counter_minor", amount_minor)
+    batch.closed.append((payment_id, moment, key))
 
 
-def merge(deltas: list[MetricDelta]) -> dict[MetricKey, dict[str, int]]:
-    """Sum the deltas of a batch per key, so a batch writes each row once."""
-    totals: dict[MetricKey, dict[str, int]] = {}
-    for delta in deltas:
-        row = totals.get(delta.key)
-        if row is None:
-            row = totals[delta.key] = dict.fromkeys(COUNTERS, 0)
-        for name, value in delta.counts.items():
-            row[name] += value
-    return totals
+_RULES: dict[type[EventPayload], Callable[[MetricBatch, datetime, Any], None]] = {
+    DossierFiled: _filed,
+    CheckoutStarted: _checkout,
+    PaymentCaptured: _captured,
+    LateCaptureAccepted: _late_capture,
+    RefundIssued: _refund,
+}
+# The only event types a batch counts (a replay reads no others; a test holds this true).
+COUNTED_EVENT_TYPES = frozenset(payload.event_type for payload in _RULES)
 
 
 def rate(numerator: int, denominator: int) -> float | None:

@@ -8,14 +8,14 @@ import asyncpg
 
 from events.streaming.consumers import BatchConsumer, ConsumerFactory
 from events.streaming.decoding import DecodedEvent
-from metrics.adapters.store import record_facts
-from metrics.domain.rules import facts_for
+from metrics.adapters.store import record_batch
+from metrics.domain.rules import counted
 
 METRICS_CONSUMER = "metrics"
 
 
 async def record_events(connection: asyncpg.Connection, events: list[DecodedEvent]) -> None:
-    await record_facts(connection, [facts_for(event.envelope, event.payload) for event in events])
+    await record_batch(connection, counted((event.envelope, event.payload) for event in events))
 
 
 def metrics_consumer(pool: Callable[[], Awaitable[asyncpg.Pool]]) -> ConsumerFactory:

@@ -18,7 +18,7 @@ import orjson
 from faust.types import TableT
 
 from events.streaming.decoding import DecodedEvent
-from metrics.domain.rules import facts_for
+from metrics.domain.rules import MetricBatch
 
 LIVE_TABLE = "metric_key_to_count"
 
@@ -40,7 +40,7 @@ class LiveCounters:
     def apply(self, events: Sequence[DecodedEvent]) -> None:
         """Count a batch: increments are summed per key first, so the changelog gets one
         message per key touched (and one position per partition), not one per event."""
-        increments: dict[tuple[int, str], dict[str, int]] = {}
+        batches: dict[int, MetricBatch] = {}
         counted_up_to: dict[int, int] = {}
         for event in events:
             partition = event.partition
@@ -49,12 +49,15 @@ class LiveCounters:
             if event.envelope.position <= counted_up_to[partition]:
                 continue  # redelivered: already counted
             counted_up_to[partition] = event.envelope.position
-            for delta in facts_for(event.envelope, event.payload).deltas:
-                key = delta.key
+            batches.setdefault(partition, MetricBatch()).count(event.envelope, event.payload)
+        increments: dict[tuple[int, str], dict[str, int]] = {}
+        for partition, batch in batches.items():
+            for key, row in batch.totals.items():
                 name = live_key(partition, key.business_date.isoformat(), key.unit_code)
                 batch_counts = increments.setdefault((partition, name), {})
-                for counter, amount in delta.counts.items():
-                    batch_counts[counter] = batch_counts.get(counter, 0) + amount
+                for counter, amount in row.items():
+                    if amount:
+                        batch_counts[counter] = batch_counts.get(counter, 0) + amount
         for (partition, name), added in increments.items():
             counts = _counts(self.table.data.get(name))
             for counter, amount in added.items():

@@ -31,7 +31,7 @@ from events.kafka.relay import OutboxRelay
 from events.streaming.consumers import applied_positions
 from ledger.adapters.journal import Journal
 from ledger.domain.posting import entry_for
-from metrics.domain.rules import facts_for, merge
+from metrics.domain.rules import counted
 from payments.adapters.schedule_files import load_fee_schedule, load_units
 from payments.simulation import Simulation
 from schemas.api.auth import Principal, Role
@@ -135,14 +135,13 @@ async def direct_ledger(runtime: Runtime) -> list[tuple[Any, ...]]:
 
 
 async def direct_metrics(runtime: Runtime) -> dict[tuple[Any, ...], dict[str, int]]:
-    facts = [
-        facts_for(envelope, runtime.registry.parse(envelope))
+    batch = counted([
+        (envelope, runtime.registry.parse(envelope))
         async for envelope in runtime.store.iter_all(page_size=2000)
-    ]
-    merged = merge([delta for fact in facts for delta in fact.deltas])
+    ])  # fmt: skip
     return {
         (k.business_date, k.unit_code, k.agency_code, k.procedure_code): v
-        for k, v in merged.items()
+        for k, v in batch.totals.items()
     }
 
 

@@ -3,16 +3,15 @@ were captured (Asia/Ho_Chi_Minh), checkouts as attempts, late money only once ac
 and that the rates follow the formulas of docs/metrics.md."""
 
 from metrics.adapters.store import MetricRow
-from metrics.domain.rules import COUNTED_EVENT_TYPES, COUNTERS, MetricFacts, facts_for, merge
+from metrics.domain.rules import COUNTED_EVENT_TYPES, COUNTERS, MetricBatch, counted
 from schemas.events.payments_v1 import DossierFiled, PaymentCaptured
 from tests.unit.history import simulated_history
 
 
 def test_a_simulated_day_counts_what_happened() -> None:
     history = simulated_history(400)
-    facts = [facts_for(envelope, event) for envelope, event in history]
-    totals = merge([delta for fact in facts for delta in fact.deltas])
-    summed = {name: sum(row[name] for row in totals.values()) for name in COUNTERS}
+    batch = counted(history)
+    summed = {name: sum(row[name] for row in batch.totals.values()) for name in COUNTERS}
     filed = [e for _, e in history if isinstance(e, DossierFiled)]
     assert summed["filed_online"] == sum(1 for e in filed if e.channel == "online")
     assert summed["filed_counter"] == sum(1 for e in filed if e.channel == "counter")
@@ -23,8 +22,8 @@ def test_a_simulated_day_counts_what_happened() -> None:
     assert summed["paid_counter"] == sum(1 for e in captured if e.method != "online_gateway")
     assert summed["paid_online"] == len(online_in_time) + len(late)  # the simulation accepts them
     assert summed["checkout_attempts"] >= summed["paid_online"] - len(late)
-    opened = {t.payment_id: t.filed_at for fact in facts for t in fact.timings if t.filed_at}
-    assert len(opened) == summed["fee_bearing_filed"]
+    opened = dict(batch.opened)
+    assert len(opened) == len(batch.opened) == summed["fee_bearing_filed"]
     filings = {e.payment_id: envelope.occurred_at for envelope, e in history
                if isinstance(e, DossierFiled) and e.payment_id}  # fmt: skip
     assert opened == filings  # each payment's clock starts at its dossier's filing
@@ -47,4 +46,4 @@ def test_only_the_declared_event_types_count() -> None:
     """A replay reads only COUNTED_EVENT_TYPES: no other event of a simulated day counts."""
     for envelope, event in simulated_history(120):
         if envelope.event_type not in COUNTED_EVENT_TYPES:
-            assert facts_for(envelope, event) == MetricFacts(), envelope.event_type
+            assert counted([(envelope, event)]) == MetricBatch(), envelope.event_type

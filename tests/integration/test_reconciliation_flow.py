@@ -133,11 +133,14 @@ async def test_statement_files_reconcile_and_post_settlements_to_the_ledger(
     await replay_equals_live_and_balances_stand_at_positions(rt, settings, head, expected_rows)
 
 
-async def indexes(pool: asyncpg.Pool, schema: str) -> dict[str, str]:
+async def indexes_and_keys(pool: asyncpg.Pool, schema: str) -> dict[str, str]:
     rows = await pool.fetch(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1", schema
+        "SELECT indexname AS name, indexdef AS definition FROM pg_indexes WHERE schemaname = $1 "
+        "UNION ALL SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE connamespace = $1::regnamespace",
+        schema,
     )
-    return {row["indexname"]: row["indexdef"].replace(f"{schema}.", "") for row in rows}
+    return {row["name"]: row["definition"].replace(f"{schema}.", "") for row in rows}
 
 
 async def replay_equals_live_and_balances_stand_at_positions(
@@ -150,10 +153,12 @@ async def replay_equals_live_and_balances_stand_at_positions(
         async with replay_pool(settings, schema) as replayed:
             assert await replay_store(settings, schema, head) == head
             assert await compare(rt.pool, replayed) == []
-            # The indexes the replay defers during its load are all back, as migrated.
-            live_indexes = await indexes(rt.pool, settings.database_schema)
-            assert await indexes(rt.pool, schema) == live_indexes
-            assert "journal_postings_account_idx" in live_indexes
+            # The indexes and keys the replay defers during its load are all back, as migrated.
+            live_checks = await indexes_and_keys(rt.pool, settings.database_schema)
+            assert await indexes_and_keys(rt.pool, schema) == live_checks
+            assert {"journal_postings_account_idx", "journal_postings_event_id_fkey"} <= set(
+                live_checks
+            )
             # ... and a live row changed behind the events' back is named with its key and amounts.
             await rt.pool.execute(
                 "UPDATE ledger_daily_balances SET debit_minor = debit_minor + 1 "

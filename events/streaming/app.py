@@ -14,6 +14,8 @@ from pathlib import Path
 
 import faust
 
+from events.streaming import transport
+
 APP_ID = "province-fees"
 
 
@@ -37,7 +39,7 @@ def create_streaming_app(options: StreamingOptions) -> faust.App:
     options.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     return faust.App(
         options.app_id,
-        broker=f"kafka://{options.bootstrap_servers}",
+        broker=f"{transport.register()}://{options.bootstrap_servers}",
         store="memory://",  # tables are caches; their changelog topics restore them
         datadir=str(options.data_dir / options.app_id),
         autodiscover=False,

@@ -4,21 +4,24 @@ Faust's consumer hands every fetched message to the conductor through
 `Service.wait_first(callback(message), suspend_flow.wait())`, so that a rebalance can abandon a
 hand-over stuck on a full agent queue. That call creates four tasks and an `asyncio.wait` per
 message: it was the largest single cost of a worker (bench/stream_e2e.py, 2026-12-02: the
-pipeline sustained about 7,200 events/s with it and about 14,600 without it).
+pipeline sustained about 7,200 events/s with it and about 11,500 without it).
 
 This consumer awaits the hand-over directly when it cannot block on the flow: the consumer's
 flow is not suspended, flow control is active and no queue of the partition's channels is full.
-Then the conductor's callback runs to its end without waiting on any of them. Otherwise it falls
-back to Faust's own race. Which messages are handed over, and in which order, is unchanged;
-messages of an older consumer generation are still dropped by the stream, and correctness
-never rests on Faust anyway (the effectively-once PostgreSQL write, events/streaming/consumers.py).
+Then the conductor's callback runs to its end without waiting on any of them. When a queue is
+full (the agent is behind), it first waits, once, until Faust reports the queue drained, instead
+of racing message after message while the queue stays full: that cost kept a worker that fell
+behind from catching up. A suspended flow falls back to Faust's own race.
 
-The loop is Faust 0.15.3's `Consumer._drain_messages` with that one change; a unit test
-(tests/unit/streaming/test_transport.py) holds both paths.
+Which messages are handed over, and in which order, is unchanged. Messages of an older consumer
+generation are still dropped by the stream, and correctness never rests on Faust anyway (the
+effectively-once PostgreSQL write, events/streaming/consumers.py). The loop is Faust 0.15.3's
+`Consumer._drain_messages` with these changes; tests/unit/streaming/test_transport.py holds
+every path.
 """
 
 import asyncio
-from typing import cast
+from typing import Any, cast
 
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -26,10 +29,15 @@ from faust.types import TP, Message
 from mode import Service, ServiceT
 
 TRANSPORT_SCHEME = "fees-kafka"
+DRAIN_WAIT_MAX_S = 1.0  # then Faust's per-message race takes over (a queue cleared on a rebalance)
 YIELD_EVERY_MESSAGES = 100  # Faust's own: let other tasks run during a long fetched batch
 
 
 class Consumer(faust_aiokafka.Consumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._drain_waits: dict[TP, asyncio.Event] = {}
+
     async def _drain_messages(self, fetcher: ServiceT) -> None:
         """Fetch batches with getmany and hand each message to the conductor, until the
         consumer or its fetcher stops."""
@@ -58,6 +66,14 @@ class Consumer(faust_aiokafka.Consumer):
         if self._commit_every is not None and self._n_acked >= self._commit_every:
             self._n_acked = 0
             await self.commit()
+        if self._flowing() and not self._room(tp):
+            # The agent is behind: wait once until Faust reports its queue drained (to the
+            # pressure-drop size, when it also resumes fetching the partition), rather than
+            # racing every message while the queue stays full.
+            drained = self._drain_waits.setdefault(tp, asyncio.Event())
+            await self.wait_first(
+                drained.wait(), self.suspend_flow.wait(), timeout=DRAIN_WAIT_MAX_S
+            )
         if self.hand_over_cannot_block(tp):
             await self.callback(message)
         else:
@@ -67,10 +83,25 @@ class Consumer(faust_aiokafka.Consumer):
     def hand_over_cannot_block(self, tp: TP) -> bool:
         """True when the conductor's callback for `tp` would neither wait for flow control nor
         for room in an agent's queue."""
-        if self.suspend_flow.is_set() or not self.app.flow_control.is_active():
-            return False
+        return self._flowing() and self._room(tp)
+
+    def _flowing(self) -> bool:
+        return not self.suspend_flow.is_set() and self.app.flow_control.is_active()
+
+    def _room(self, tp: TP) -> bool:
+        return not any(queue.full() for queue in self._queues(tp))
+
+    def _queues(self, tp: TP) -> list[Any]:
+        """The queues of the channels (agents' streams) the conductor hands `tp`'s messages to."""
         channels = self.app.topics._tp_index.get(tp, ())  # type: ignore[attr-defined]
-        return not any(channel.queue.full() for channel in channels)
+        return [channel.queue for channel in channels]
+
+    def on_buffer_drop(self, tp: TP) -> None:
+        """Faust's conductor calls this when a queue under pressure has drained."""
+        super().on_buffer_drop(tp)
+        drained = self._drain_waits.pop(tp, None)
+        if drained is not None:
+            drained.set()
 
 
 class Transport(faust_aiokafka.Transport):

@@ -1,8 +1,9 @@
 """Proves the worker's Faust consumer (events/streaming/transport.py) hands fetched messages over
 as Faust does: every message once, in offset order, a re-fetched offset skipped. While the
 hand-over cannot block it is awaited directly (no per-message race); when an agent's queue is
-full it races the flow's suspension as in Faust, so a rebalance can abandon a stuck hand-over
-instead of hanging. No broker: the consumer's fetch and callback are replaced."""
+full it waits once for Faust's word that the queue drained, then hands over directly; and while
+the flow is suspended it races the suspension as in Faust, so a rebalance can abandon a stuck
+hand-over instead of hanging. No broker: the consumer's fetch and callback are replaced."""
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import faust
+import pytest
 from faust.types import TP, Message
 from mode import Service
 
+from events.streaming import transport
 from events.streaming.app import StreamingOptions, create_streaming_app
 from events.streaming.transport import Consumer, Transport
 
@@ -40,8 +43,21 @@ def message(offset: int) -> Message:
 
 
 class FullQueue:
+    """An agent's queue that stays full until `drain` (Faust's queue drains as the agent reads)."""
+
+    pressure_drop_size = 0
+
+    def __init__(self) -> None:
+        self.is_full = True
+
     def full(self) -> bool:
-        return True
+        return self.is_full
+
+    def qsize(self) -> int:
+        return 1 if self.is_full else 0
+
+    def drain(self) -> None:
+        self.is_full = False
 
 
 class Channel:
@@ -121,6 +137,31 @@ async def test_a_full_queue_races_the_flow_so_a_rebalance_can_abandon_it(tmp_pat
     assert paths == ["raced", "raced"]
     assert not stuck.is_set()
     assert consumer._read_offset[PARTITION] == 1
+
+
+async def test_a_full_queue_waits_once_for_the_drain_then_hands_over_directly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transport, "DRAIN_WAIT_MAX_S", 60.0)  # only the drain may end the wait
+    app = offline_app(tmp_path)
+    consumer = app.consumer
+    assert isinstance(consumer, Consumer)
+    queue = FullQueue()
+    app.topics._tp_index[PARTITION] = {Channel(queue)}  # type: ignore[attr-defined]
+
+    def conductor_reports_drained() -> None:
+        queue.drain()
+        consumer.on_buffer_drop(PARTITION)  # what Faust's conductor calls on a pressure drop
+
+    asyncio.get_running_loop().call_later(0.05, conductor_reports_drained)
+    delivered: list[int] = []
+
+    async def callback(handed: Message) -> None:
+        delivered.append(handed.offset)
+
+    paths = await drain(consumer, [7, 8], callback)
+    assert delivered == [7, 8]
+    assert paths == ["direct", "direct"]
 
 
 async def test_a_suspended_flow_is_never_handed_over_directly(tmp_path: Path) -> None:

@@ -150,6 +150,7 @@ async def run(arguments: argparse.Namespace) -> None:
                 if await relayed(rt.pool, head):
                     break
                 await asyncio.sleep(0.02)
+            relayed_at = time.perf_counter()
             ends = await end_offsets(settings.kafka_bootstrap_servers, rt.router.topics())
             while time.monotonic() < deadline:  # polling PostgreSQL: no event to wait on
                 if await caught_up(rt.pool, ends):
@@ -171,7 +172,8 @@ async def run(arguments: argparse.Namespace) -> None:
         if not arguments.keep:
             await clean_up(settings)
     print(f"events: {total}, offered {arguments.rate}/s, appended in {appended - began:.1f} s, "
-          f"caught up {finished - appended:.2f} s later, workers {arguments.workers}")  # fmt: skip
+          f"relayed {relayed_at - appended:.2f} s and caught up {finished - appended:.2f} s later, "
+          f"workers {arguments.workers}")  # fmt: skip
     print(cpu_report(cpu_began, cpu_finished, total))
     print(f"bench: e2e_events_per_s {total / (finished - began):.0f}")
     print(f"bench: e2e_lag_p99_ms {lag_ms:.0f}")

@@ -66,35 +66,36 @@ class Consumer(faust_aiokafka.Consumer):
         if self._commit_every is not None and self._n_acked >= self._commit_every:
             self._n_acked = 0
             await self.commit()
-        if self._flowing() and not self._room(tp):
-            # The agent is behind: wait once until Faust reports its queue drained (to the
-            # pressure-drop size, when it also resumes fetching the partition), rather than
-            # racing every message while the queue stays full.
+        await self._hand_over(tp, message)
+        self._read_offset[tp] = offset
+
+    async def _hand_over(self, tp: TP, message: Message) -> None:
+        if self.hand_over_cannot_block(tp):
+            await self.callback(message)  # the common case: one check per message
+            return
+        if self._flowing():
+            # A full agent queue: wait once until Faust reports it drained (to the pressure-drop
+            # size, when it also resumes fetching the partition), rather than racing every
+            # message while the queue stays full.
             drained = self._drain_waits.setdefault(tp, asyncio.Event())
             await self.wait_first(
                 drained.wait(), self.suspend_flow.wait(), timeout=DRAIN_WAIT_MAX_S
             )
-        if self.hand_over_cannot_block(tp):
-            await self.callback(message)
-        else:
-            await self.wait_first(self.callback(message), self.suspend_flow.wait())
-        self._read_offset[tp] = offset
+            if self.hand_over_cannot_block(tp):
+                await self.callback(message)
+                return
+        await self.wait_first(self.callback(message), self.suspend_flow.wait())
 
     def hand_over_cannot_block(self, tp: TP) -> bool:
         """True when the conductor's callback for `tp` would neither wait for flow control nor
-        for room in an agent's queue."""
-        return self._flowing() and self._room(tp)
+        for room in an agent's queue (the queues of the channels it hands `tp`'s messages to)."""
+        if not self._flowing():
+            return False
+        channels = self.app.topics._tp_index.get(tp, ())  # type: ignore[attr-defined]
+        return not any(channel.queue.full() for channel in channels)
 
     def _flowing(self) -> bool:
         return not self.suspend_flow.is_set() and self.app.flow_control.is_active()
-
-    def _room(self, tp: TP) -> bool:
-        return not any(queue.full() for queue in self._queues(tp))
-
-    def _queues(self, tp: TP) -> list[Any]:
-        """The queues of the channels (agents' streams) the conductor hands `tp`'s messages to."""
-        channels = self.app.topics._tp_index.get(tp, ())  # type: ignore[attr-defined]
-        return [channel.queue for channel in channels]
 
     def on_buffer_drop(self, tp: TP) -> None:
         """Faust's conductor calls this when a queue under pressure has drained."""

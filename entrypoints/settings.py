@@ -69,8 +69,8 @@ class Settings(BaseSettings):
     stream_batch_max: int = Field(default=2000, ge=1, le=20_000)
     stream_batch_within_s: float = Field(default=0.2, gt=0, le=10)
     stream_web_enabled: bool = False
-    # Live counters in a Faust table (metrics/streams). Off by default: with it on, a worker
-    # restarted after a consumer-group reset stopped committing offsets in our tests.
+    # Live counters in a Faust table (metrics/streams/live_counters.py); see
+    # docs/ledger-and-metrics.md for what they cost and the Faust recovery defect they exposed.
     stream_live_metrics: bool = False
     stream_web_port: int = Field(default=6066, ge=1, le=65535)
     # Faust's state directory (a worker keeps its table state under <dir>/<app id>); the default

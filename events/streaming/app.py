@@ -14,7 +14,7 @@ from pathlib import Path
 
 import faust
 
-from events.streaming import transport
+from events.streaming import recovery, transport
 
 APP_ID = "province-fees"
 
@@ -59,4 +59,5 @@ def create_streaming_app(options: StreamingOptions) -> faust.App:
         worker_redirect_stdouts=False,
         producer_acks=-1,
         stream_recovery_delay=timedelta(seconds=options.recovery_delay_s),
+        TableManager=recovery.TableManager,  # keeps what is read while recovery ends
     )

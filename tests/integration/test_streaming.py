@@ -37,6 +37,8 @@ from payments.simulation import Simulation
 from schemas.api.auth import Principal, Role
 
 CATCH_UP_TIMEOUT_S = float(os.environ.get("FEES_TEST_CATCH_UP_TIMEOUT_S", "180"))
+# Faust worker logs go to .stack/logs/test-worker-N.log; "debug" to diagnose a worker that stalls.
+WORKER_LOGLEVEL = os.environ.get("FEES_TEST_WORKER_LOGLEVEL", "warn")
 START_AT = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 
 
@@ -71,7 +73,7 @@ class Workers:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = log_path.open("wb")  # closed in stop_all
         process = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli", "worker", "--loglevel", "warn"],
+            [sys.executable, "-m", "entrypoints.cli", "worker", "--loglevel", WORKER_LOGLEVEL],
             cwd=REPOSITORY_ROOT, env={**self._environment, "FEES_STREAM_BATCH_MAX": str(batch_max)},
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip

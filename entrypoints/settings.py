@@ -71,7 +71,8 @@ class Settings(BaseSettings):
     stream_web_enabled: bool = False
     # Live counters in a Faust table (metrics/streams/live_counters.py); see
     # docs/ledger-and-metrics.md for what they cost and the Faust recovery defect they exposed.
-    stream_live_metrics: bool = False
+    # Off, the workers keep only the PostgreSQL counters.
+    stream_live_metrics: bool = True
     stream_web_port: int = Field(default=6066, ge=1, le=65535)
     # Faust's state directory (a worker keeps its table state under <dir>/<app id>); the default
     # is beside the local stack, never the working directory.

@@ -63,13 +63,21 @@ class MetricBatch:
         """Add one event. Types outside COUNTED_EVENT_TYPES add nothing."""
         rule = _RULES.get(type(event))  # by exact type: a dict probe, not isinstance checks
         if rule is not None:
-            rule(self, envelope.occurred_at, event)
+            rule(self, counted_at(envelope, event), event)
 
     def add(self, key: MetricKey, counter: str, amount: int) -> None:
         row = self.totals.get(key)
         if row is None:
             row = self.totals[key] = dict.fromkeys(COUNTERS, 0)
         row[counter] += amount
+
+
+def counted_at(envelope: EventEnvelope, event: EventPayload) -> datetime:
+    """The instant an event is counted at; its business day is the day of the metrics it adds
+    to: when the money was captured for a capture, when the event happened otherwise."""
+    if type(event) is PaymentCaptured:
+        return event.captured_at
+    return envelope.occurred_at
 
 
 def counted(events: Iterable[tuple[EventEnvelope, EventPayload]]) -> MetricBatch:
@@ -98,9 +106,9 @@ def _checkout(batch: MetricBatch, moment: datetime, event: CheckoutStarted) -> N
     batch.add(key, "checkout_attempts", 1)
 
 
-def _captured(batch: MetricBatch, _: datetime, event: PaymentCaptured) -> None:
+def _captured(batch: MetricBatch, moment: datetime, event: PaymentCaptured) -> None:
     if not event.after_expiry:  # late money counts once accepted (LateCaptureAccepted)
-        _paid(batch, event.payment_id, event.captured_at, event.method, event.amount.amount_minor,
+        _paid(batch, event.payment_id, moment, event.method, event.amount.amount_minor,
               event.unit_code, event.agency_code, event.procedure_code)  # fmt: skip
 
 

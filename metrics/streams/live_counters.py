@@ -5,98 +5,128 @@ worker that takes over a partition restores them. Faust refuses `table[key] = va
 batch (`take` loses the "current event" it uses to pick the changelog partition: "Cannot modify
 table key from outside of stream iteration"), and a per-event agent halved the pipeline's
 throughput (measured). So the batch writes the table's data and sends the changelog itself, to
-the event's own partition: exactly what the table does per event. Keys start with the source
-partition, because a key's changelog lives in one partition while counts for one day/unit come
-from all of them; the highest position counted per partition is kept too, so a redelivered batch
-is not counted twice.
+the event's own partition: exactly what the table does per event. A key is a source partition and
+a business day, because a key's changelog lives in one partition while one day's counts come
+from all of them; each day keeps the highest position it accounts for, so a redelivered batch is
+not counted twice (see DayCounts).
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import faust
 import orjson
 from faust.types import TableT
 
 from events.streaming.decoding import DecodedEvent
-from metrics.domain.rules import MetricBatch
+from metrics.domain.rules import COUNTED_EVENT_TYPES, MetricBatch, counted_at
+from schemas.time import business_date
 
-LIVE_TABLE = "metric_key_to_count"
+LIVE_TABLE = "unit_counts_by_day"  # renamed with the key layout: no old changelog is read
 
 
-def live_key(partition: int, business_day: str, unit: str) -> str:
-    """Live counters are per day and unit (the operations view); agency and procedure
-    breakdowns live in PostgreSQL. Fewer keys, fewer changelog messages per batch."""
-    return f"p{partition}|{business_day}|{unit}"
+def live_key(partition: int, business_day: str) -> str:
+    """One key per source partition and business day (a daily window): its value holds the
+    day's counters per unit (the operations view; agency and procedure breakdowns live in
+    PostgreSQL). A batch then sends one changelog message per partition and day it touched, not
+    one per unit: the sends were most of the table's cost (py-spy, 2026-12-03)."""
+    return f"p{partition}|{business_day}"
+
+
+UnitCounts = dict[str, dict[str, int]]
+
+
+@dataclass
+class DayCounts:
+    """One partition's counters of one day, and the highest position of that partition they
+    account for. The position travels in the same changelog message as the counts, so a worker
+    killed between two of a batch's messages leaves each day either counted with its position or
+    not at all: the redelivered batch then counts exactly the days that were not sent."""
+
+    counted_up_to: int = 0
+    units: UnitCounts = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"counted_up_to": self.counted_up_to, "units": self.units})
+
+    @classmethod
+    def decode(cls, value: object) -> "DayCounts":
+        """A stored day: JSON bytes as written, or the dict the changelog restored (the table's
+        value serializer is Faust's json)."""
+        if value is None:
+            return cls()
+        if isinstance(value, memoryview):
+            value = value.tobytes()
+        if isinstance(value, bytes | bytearray | str):
+            value = orjson.loads(value)
+        if not isinstance(value, dict):
+            raise TypeError(f"unexpected live counter value {type(value).__name__}")
+        loaded = value
+        units = {
+            str(unit): {str(k): int(v) for k, v in counts.items()}
+            for unit, counts in loaded["units"].items()
+        }
+        return cls(int(loaded["counted_up_to"]), units)
 
 
 class LiveCounters:
     def __init__(self, table: TableT[str, bytes]) -> None:
         self.table = table
 
-    def _set(self, partition: int, key: str, value: bytes) -> None:
-        self.table.data[key] = value
-        self.table.send_changelog(partition, key, value)
+    def _day(self, name: str) -> DayCounts:
+        return DayCounts.decode(self.table.data.get(name))
 
     def apply(self, events: Sequence[DecodedEvent]) -> None:
-        """Count a batch: increments are summed per key first, so the changelog gets one
-        message per key touched (and one position per partition), not one per event."""
-        batches: dict[int, MetricBatch] = {}
-        counted_up_to: dict[int, int] = {}
+        """Count a batch: increments are summed per partition and day first, so the changelog
+        gets one message per partition and day the batch touched, not one per event. An event
+        is skipped when its day already accounts for its position (redelivered)."""
+        touched: dict[tuple[int, str], DayCounts] = {}
+        batches: dict[tuple[int, str], MetricBatch] = {}
+        highest: dict[int, int] = {}
         for event in events:
-            partition = event.partition
-            if partition not in counted_up_to:
-                counted_up_to[partition] = _position(self.table.data.get(f"p{partition}|position"))
-            if event.envelope.position <= counted_up_to[partition]:
-                continue  # redelivered: already counted
-            counted_up_to[partition] = event.envelope.position
-            batches.setdefault(partition, MetricBatch()).count(event.envelope, event.payload)
-        increments: dict[tuple[int, str], dict[str, int]] = {}
-        for partition, batch in batches.items():
+            envelope, payload = event.envelope, event.payload
+            if envelope.event_type not in COUNTED_EVENT_TYPES:
+                continue  # (all counted types are payment events: one topic, one position order)
+            highest[event.partition] = max(highest.get(event.partition, 0), envelope.position)
+            day_key = (event.partition, business_date(counted_at(envelope, payload)).isoformat())
+            day = touched.get(day_key)
+            if day is None:
+                day = touched[day_key] = self._day(live_key(*day_key))
+            if envelope.position <= day.counted_up_to:
+                continue  # redelivered: this day has counted it already
+            batches.setdefault(day_key, MetricBatch()).count(envelope, payload)
+        for (partition, business_day), batch in batches.items():
+            day = touched[(partition, business_day)]
             for key, row in batch.totals.items():
-                name = live_key(partition, key.business_date.isoformat(), key.unit_code)
-                batch_counts = increments.setdefault((partition, name), {})
+                counts = day.units.setdefault(key.unit_code, {})
                 for counter, amount in row.items():
                     if amount:
-                        batch_counts[counter] = batch_counts.get(counter, 0) + amount
-        for (partition, name), added in increments.items():
-            counts = _counts(self.table.data.get(name))
-            for counter, amount in added.items():
-                counts[counter] = counts.get(counter, 0) + amount
-            self._set(partition, name, orjson.dumps(counts))
-        for partition, position in counted_up_to.items():
-            self._set(partition, f"p{partition}|position", str(position).encode())
+                        counts[counter] = counts.get(counter, 0) + amount
+            # Every counted event of this partition up to its highest position in the batch has
+            # been seen: those of this day are counted here, the others went to their own days.
+            day.counted_up_to = highest[partition]
+            name, value = live_key(partition, business_day), day.encode()
+            self.table.data[name] = value
+            self.table.send_changelog(partition, name, value)
+
+    def unit_counts(self, business_day: str) -> UnitCounts:
+        """One day's counters per unit, summed over this worker's partitions."""
+        summed: UnitCounts = {}
+        for key, value in self.table.data.items():
+            if str(key).endswith(f"|{business_day}"):
+                for unit, counts in DayCounts.decode(value).units.items():
+                    total = summed.setdefault(unit, {})
+                    for counter, amount in counts.items():
+                        total[counter] = total.get(counter, 0) + amount
+        return summed
 
     def totals(self, counter: str) -> int:
-        """A counter summed over this worker's partitions (tests, diagnostics)."""
+        """A counter summed over this worker's partitions, days and units (tests, diagnostics)."""
         return sum(
-            _counts(value).get(counter, 0)
-            for key, value in self.table.data.items()
-            if not str(key).endswith("|position")
+            counts.get(counter, 0)
+            for value in self.table.data.values()
+            for counts in DayCounts.decode(value).units.values()
         )
-
-
-def _counts(value: object) -> dict[str, int]:
-    """A stored counter set: JSON bytes as written, or as the changelog restored it."""
-    if value is None:
-        return {}
-    if isinstance(value, dict):
-        return {str(k): int(v) for k, v in value.items()}
-    if isinstance(value, memoryview):
-        value = value.tobytes()
-    if isinstance(value, bytes | bytearray | str):
-        loaded = orjson.loads(value)
-        return {str(k): int(v) for k, v in loaded.items()}
-    raise TypeError(f"unexpected live counter value {type(value).__name__}")
-
-
-def _position(value: object) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, memoryview):
-        value = value.tobytes()
-    if isinstance(value, bytes | bytearray):
-        return int(value.decode())
-    return int(str(value))
 
 
 def live_counters(app: faust.App, *, partitions: int) -> LiveCounters:

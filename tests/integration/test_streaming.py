@@ -1,9 +1,11 @@
 """Proves the streaming heart on the real Kafka and PostgreSQL: a few thousand simulated payment
 events go store -> outbox relay -> Kafka -> two Faust workers sharing the partitions -> ledger and
 metrics; the ledger equals the one computed directly from the store with the same posting rules,
-the trial balance is zero, and the metrics equal a direct computation. Then the faults: a worker
-killed with SIGKILL mid-stream and restarted, the whole topic redelivered on purpose, and the relay
-re-sending what it had sent: nothing is posted twice, nothing is skipped."""
+the trial balance is zero, and the metrics equal a direct computation, in PostgreSQL and in the
+workers' live Faust table (read back from its changelog topic, which is what a restarted worker
+restores). Then the faults: a worker killed with SIGKILL mid-stream and restarted, the whole topic
+redelivered on purpose, and the relay re-sending what it had sent: nothing is posted or counted
+twice, nothing is skipped."""
 
 import asyncio
 import os
@@ -32,6 +34,7 @@ from events.streaming.consumers import applied_positions
 from ledger.adapters.journal import Journal
 from ledger.domain.posting import entry_for
 from metrics.domain.rules import counted
+from metrics.streams.live_counters import LIVE_TABLE, DayCounts, UnitCounts
 from payments.adapters.schedule_files import load_fee_schedule, load_units
 from payments.simulation import Simulation
 from schemas.api.auth import Principal, Role
@@ -178,6 +181,48 @@ async def assert_ledger_and_metrics_match(runtime: Runtime) -> None:
     assert await stored_metrics(runtime.pool) == await direct_metrics(runtime)
 
 
+async def live_changelog_counts(settings: Settings) -> dict[str, UnitCounts]:
+    """The live table as a worker restoring it would see it: the latest value of each key of its
+    changelog topic, summed per business day and unit."""
+    topic = f"test-{settings.database_schema}-{LIVE_TABLE}-changelog"
+    reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await reader.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(settings.topic_partitions)]
+        reader.assign(partitions)
+        await reader.seek_to_beginning(*partitions)
+        ends = await reader.end_offsets(partitions)
+        latest: dict[bytes, bytes] = {}
+        while [tp for tp in partitions if await reader.position(tp) < ends[tp]]:
+            for records in (await reader.getmany(timeout_ms=1000)).values():
+                latest.update((record.key, record.value) for record in records)  # type: ignore[misc]
+    finally:
+        await reader.stop()
+    days: dict[str, UnitCounts] = {}
+    for key, value in latest.items():
+        day = days.setdefault(key.decode().strip('"').split("|")[1], {})
+        for unit, counts in DayCounts.decode(value).units.items():
+            total = day.setdefault(unit, {})
+            for counter, amount in counts.items():
+                total[counter] = total.get(counter, 0) + amount
+    return days
+
+
+async def assert_live_counters_match(settings: Settings, runtime: Runtime) -> None:
+    """The changelog is sent asynchronously: wait until it holds the direct counts."""
+    expected: dict[str, UnitCounts] = {}
+    for (day, unit, _, _), row in (await direct_metrics(runtime)).items():
+        counts = expected.setdefault(day.isoformat(), {}).setdefault(unit, {})
+        for counter, amount in row.items():
+            if amount:
+                counts[counter] = counts.get(counter, 0) + amount
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+    while (live := await live_changelog_counts(settings)) != expected:
+        if time.monotonic() > deadline:
+            assert live == expected
+        await asyncio.sleep(0.5)
+
+
 async def members_with_partitions(settings: Settings) -> int:
     """How many members of the workers' consumer group hold a partition assignment."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
@@ -209,6 +254,7 @@ async def test_two_workers_build_the_ledger_and_metrics_of_the_store(
     await relay_all(runtime, settings)
     await wait_until_caught_up(runtime.pool, simulated, expected)
     await assert_ledger_and_metrics_match(runtime)
+    await assert_live_counters_match(settings, runtime)
     await assert_reports_over_http(settings, runtime)
 
 
@@ -265,6 +311,7 @@ async def test_killed_worker_and_redelivered_events_change_nothing(
     workers.start()
     await wait_until_caught_up(runtime.pool, simulated, expected)
     await assert_ledger_and_metrics_match(runtime)
+    await assert_live_counters_match(settings, runtime)
 
     # Redeliver on purpose: the relay sends the whole store again (duplicates on the topic)...
     await relay_all(runtime, settings, from_scratch=True)
@@ -275,6 +322,7 @@ async def test_killed_worker_and_redelivered_events_change_nothing(
     await wait_for_offsets_consumed(settings)
     await wait_until_caught_up(runtime.pool, simulated, expected)
     await assert_ledger_and_metrics_match(runtime)
+    await assert_live_counters_match(settings, runtime)
 
 
 async def reset_group_offsets(settings: Settings) -> None:

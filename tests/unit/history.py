@@ -13,15 +13,17 @@ from schemas.envelope import EventEnvelope, EventPayload
 START_AT = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 
 
-def simulated_history(dossiers: int, seed: int = 3) -> list[tuple[EventEnvelope, EventPayload]]:
+def simulated_history(
+    dossiers: int, seed: int = 3, start_at: datetime = START_AT
+) -> list[tuple[EventEnvelope, EventPayload]]:
     """(envelope, typed payload) of a simulated day, positioned as the store would."""
     registry = default_registry()
-    simulation = Simulation(load_fee_schedule(), load_units(), seed=seed, start_at=START_AT)
+    simulation = Simulation(load_fee_schedule(), load_units(), seed=seed, start_at=start_at)
     head = ChainHead(0, GENESIS_HASH, None)
     versions: dict[str, int] = {}
     recorded: list[tuple[EventEnvelope, EventPayload]] = []
     for batch in simulation.batches(dossiers, 25):
-        plan = plan_append(batch, head, START_AT, versions, {})
+        plan = plan_append(batch, head, start_at, versions, {})
         head = plan.head
         for request in batch:
             versions[request.stream_id] = request.expected_version + len(request.events)

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -98,10 +98,20 @@ class Workers:
 
 
 @pytest.fixture
-def workers(settings: Settings, tmp_path: Path) -> Iterator[Workers]:
+async def workers(settings: Settings, tmp_path: Path) -> AsyncIterator[Workers]:
     running = Workers(settings, tmp_path / "faust")
     yield running
     running.stop_all()
+    # The workers' Faust app made its own topics (table changelog, assignor): drop them too.
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        app_prefix = f"test-{settings.database_schema}-"
+        doomed = [name for name in await admin.list_topics() if name.startswith(app_prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from all of them; each day keeps the highest position it accounts for, so a rede
 not counted twice (see DayCounts).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import faust
@@ -19,7 +19,7 @@ import orjson
 from faust.types import TableT
 
 from events.streaming.decoding import DecodedEvent
-from metrics.domain.rules import COUNTED_EVENT_TYPES, MetricBatch, counted_at
+from metrics.domain.rules import COUNTED_EVENT_TYPES, MetricBatch, MetricKey, counted_at
 from schemas.time import business_date
 
 LIVE_TABLE = "unit_counts_by_day"  # renamed with the key layout: no old changelog is read
@@ -34,6 +34,22 @@ def live_key(partition: int, business_day: str) -> str:
 
 
 UnitCounts = dict[str, dict[str, int]]
+
+
+def add_counts(into: dict[str, int], counts: Mapping[str, int]) -> None:
+    """Add counters into a running total; zeros are not stored."""
+    for counter, amount in counts.items():
+        if amount:
+            into[counter] = into.get(counter, 0) + amount
+
+
+def unit_counts_by_day(totals: Mapping[MetricKey, Mapping[str, int]]) -> dict[str, UnitCounts]:
+    """The metric rules' totals as the live table keeps them: per business day and unit."""
+    days: dict[str, UnitCounts] = {}
+    for key, row in totals.items():
+        day = days.setdefault(key.business_date.isoformat(), {})
+        add_counts(day.setdefault(key.unit_code, {}), row)
+    return days
 
 
 @dataclass
@@ -61,12 +77,11 @@ class DayCounts:
             value = orjson.loads(value)
         if not isinstance(value, dict):
             raise TypeError(f"unexpected live counter value {type(value).__name__}")
-        loaded = value
         units = {
             str(unit): {str(k): int(v) for k, v in counts.items()}
-            for unit, counts in loaded["units"].items()
+            for unit, counts in value["units"].items()
         }
-        return cls(int(loaded["counted_up_to"]), units)
+        return cls(int(value["counted_up_to"]), units)
 
 
 class LiveCounters:
@@ -98,10 +113,7 @@ class LiveCounters:
         for (partition, business_day), batch in batches.items():
             day = touched[(partition, business_day)]
             for key, row in batch.totals.items():
-                counts = day.units.setdefault(key.unit_code, {})
-                for counter, amount in row.items():
-                    if amount:
-                        counts[counter] = counts.get(counter, 0) + amount
+                add_counts(day.units.setdefault(key.unit_code, {}), row)
             # Every counted event of this partition up to its highest position in the batch has
             # been seen: those of this day are counted here, the others went to their own days.
             day.counted_up_to = highest[partition]
@@ -115,9 +127,7 @@ class LiveCounters:
         for key, value in self.table.data.items():
             if str(key).endswith(f"|{business_day}"):
                 for unit, counts in DayCounts.decode(value).units.items():
-                    total = summed.setdefault(unit, {})
-                    for counter, amount in counts.items():
-                        total[counter] = total.get(counter, 0) + amount
+                    add_counts(summed.setdefault(unit, {}), counts)
         return summed
 
     def totals(self, counter: str) -> int:

@@ -33,8 +33,14 @@ from events.kafka.relay import OutboxRelay
 from events.streaming.consumers import applied_positions
 from ledger.adapters.journal import Journal
 from ledger.domain.posting import entry_for
-from metrics.domain.rules import counted
-from metrics.streams.live_counters import LIVE_TABLE, DayCounts, UnitCounts
+from metrics.domain.rules import MetricBatch, counted
+from metrics.streams.live_counters import (
+    LIVE_TABLE,
+    DayCounts,
+    UnitCounts,
+    add_counts,
+    unit_counts_by_day,
+)
 from payments.adapters.schedule_files import load_fee_schedule, load_units
 from payments.simulation import Simulation
 from schemas.api.auth import Principal, Role
@@ -149,11 +155,15 @@ async def direct_ledger(runtime: Runtime) -> list[tuple[Any, ...]]:
     return rows
 
 
-async def direct_metrics(runtime: Runtime) -> dict[tuple[Any, ...], dict[str, int]]:
-    batch = counted([
+async def direct_batch(runtime: Runtime) -> MetricBatch:
+    return counted([
         (envelope, runtime.registry.parse(envelope))
         async for envelope in runtime.store.iter_all(page_size=2000)
     ])  # fmt: skip
+
+
+async def direct_metrics(runtime: Runtime) -> dict[tuple[Any, ...], dict[str, int]]:
+    batch = await direct_batch(runtime)
     return {
         (k.business_date, k.unit_code, k.agency_code, k.procedure_code): v
         for k, v in batch.totals.items()
@@ -212,20 +222,13 @@ async def live_changelog_counts(settings: Settings) -> dict[str, UnitCounts]:
     for key, value in latest.items():
         day = days.setdefault(key.decode().strip('"').split("|")[1], {})
         for unit, counts in DayCounts.decode(value).units.items():
-            total = day.setdefault(unit, {})
-            for counter, amount in counts.items():
-                total[counter] = total.get(counter, 0) + amount
+            add_counts(day.setdefault(unit, {}), counts)
     return days
 
 
 async def assert_live_counters_match(settings: Settings, runtime: Runtime) -> None:
     """The changelog is sent asynchronously: wait until it holds the direct counts."""
-    expected: dict[str, UnitCounts] = {}
-    for (day, unit, _, _), row in (await direct_metrics(runtime)).items():
-        counts = expected.setdefault(day.isoformat(), {}).setdefault(unit, {})
-        for counter, amount in row.items():
-            if amount:
-                counts[counter] = counts.get(counter, 0) + amount
+    expected = unit_counts_by_day((await direct_batch(runtime)).totals)
     deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
     while (live := await live_changelog_counts(settings)) != expected:
         if time.monotonic() > deadline:

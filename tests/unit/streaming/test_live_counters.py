@@ -7,7 +7,7 @@ from typing import Any
 
 from events.streaming.decoding import DecodedEvent
 from metrics.domain.rules import counted
-from metrics.streams.live_counters import LiveCounters, UnitCounts
+from metrics.streams.live_counters import LiveCounters, UnitCounts, unit_counts_by_day
 from tests.unit.history import START_AT, simulated_history
 
 
@@ -38,13 +38,7 @@ def two_days() -> list[DecodedEvent]:
 
 def by_day_and_unit(events: list[DecodedEvent]) -> dict[str, UnitCounts]:
     """What the metric rules count, summed per business day and unit (non-zero counters)."""
-    days: dict[str, UnitCounts] = {}
-    for key, row in counted((event.envelope, event.payload) for event in events).totals.items():
-        counts = days.setdefault(key.business_date.isoformat(), {}).setdefault(key.unit_code, {})
-        for counter, amount in row.items():
-            if amount:
-                counts[counter] = counts.get(counter, 0) + amount
-    return days
+    return unit_counts_by_day(counted((event.envelope, event.payload) for event in events).totals)
 
 
 def counts_of(live: LiveCounters, days: dict[str, Any]) -> dict[str, UnitCounts]:

@@ -17,9 +17,11 @@ import argparse
 import asyncio
 import gc
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +29,7 @@ from pathlib import Path
 import asyncpg
 from scratch import clean_up, prepare, scratch_settings  # bench/scratch.py, beside this one
 
-from entrypoints.bootstrap import runtime
+from entrypoints.bootstrap import Runtime, runtime
 from events.kafka.reading import end_offsets
 from events.store.ports import AppendRequest
 from events.streaming.consumers import applied_positions, lagging_partitions
@@ -106,11 +108,25 @@ def cpu_report(before: dict[str, float], after: dict[str, float], events: int) -
     return "cpu from first append to caught up: " + ", ".join(parts)
 
 
+def server_cpu_s(marker: bytes) -> float:
+    """CPU seconds so far of every process whose command line holds `marker` (the servers run
+    on this machine; a process that ends between the scan and the read counts as 0)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError, ValueError, IndexError):
+                if marker in (entry / "cmdline").read_bytes():
+                    total += cpu_s(int(entry.name))
+    return total
+
+
 def cpu_now(processes: list[subprocess.Popen[bytes]]) -> dict[str, float]:
     return {
         "relay": cpu_s(processes[0].pid),
         "workers": sum(cpu_s(process.pid) for process in processes[1:]),
         "appender": time.process_time(),
+        "postgres": server_cpu_s(b"postgres"),
+        "kafka": server_cpu_s(b"kafka.Kafka"),
     }
 
 
@@ -122,11 +138,14 @@ async def run(arguments: argparse.Namespace) -> None:
     total = sum(len(request.events) for batch in batches for request in batch)
     gc.freeze()  # the prebuilt history stays in memory; keep the GC from rescanning it
     await prepare(settings)
+    # A stopped worker sends no heartbeats: in --backlog its session must outlast the appending.
+    session_timeout_s = "120" if arguments.backlog else "10"
     environment = {
         **os.environ, "FEES_DATABASE_SCHEMA": settings.database_schema,
         "FEES_TOPIC_PAYMENTS_EVENTS": settings.topic_payments_events,
         "FEES_TOPIC_RECONCILIATION_EVENTS": settings.topic_reconciliation_events,
-        "FEES_STREAM_APP_ID": settings.stream_app_id, "FEES_STREAM_SESSION_TIMEOUT_S": "10",
+        "FEES_STREAM_APP_ID": settings.stream_app_id,
+        "FEES_STREAM_SESSION_TIMEOUT_S": session_timeout_s,
         "FEES_STREAM_HEARTBEAT_INTERVAL_S": "1", "FEES_STREAM_REBALANCE_TIMEOUT_S": "10",
         "FEES_STREAM_RECOVERY_DELAY_S": "0", "FEES_LOG_LEVEL": "warning",
         "FEES_RELAY_POLL_INTERVAL_S": "0.02",
@@ -134,13 +153,17 @@ async def run(arguments: argparse.Namespace) -> None:
     logs = ROOT / ".stack" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     processes = [start(["relay"], environment, logs / "bench-relay.log")]
-    processes += [
+    workers = [
         start(["worker", "--loglevel", "warn"], environment, logs / f"bench-worker-{n}.log")
         for n in range(arguments.workers)
     ]
+    processes += workers
     try:
         async with runtime(settings) as rt:
             await asyncio.sleep(arguments.warmup_s)  # let the workers join their group first
+            if arguments.backlog:
+                await backlog(rt, processes, batches, total)
+                return
             began, cpu_began = time.perf_counter(), cpu_now(processes)
             await offered_load(rt.store, batches, arguments.rate)
             appended = time.perf_counter()
@@ -179,6 +202,43 @@ async def run(arguments: argparse.Namespace) -> None:
     print(f"bench: e2e_lag_p99_ms {lag_ms:.0f}")
 
 
+async def poll_until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll PostgreSQL (the progress lives there only: no event to wait on)."""
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if await condition():
+            return
+        await asyncio.sleep(TICK_S / 2)
+    raise SystemExit(f"not {what} within {CATCH_UP_TIMEOUT_S:.0f} s")
+
+
+async def backlog(
+    rt: Runtime,
+    processes: list[subprocess.Popen[bytes]],
+    batches: list[list[AppendRequest]],
+    total: int,
+) -> None:
+    """The workers alone (`--backlog`): stopped (SIGSTOP) while every event is appended and
+    relayed, then resumed and timed until both projections are at the head. Their CPU per event
+    here is not inflated by the appender and the relay competing for the same cores."""
+    workers = processes[1:]
+    for worker in workers:
+        os.kill(worker.pid, signal.SIGSTOP)
+    await offered_load(rt.store, batches, rate=10**9)
+    head = (await rt.store.head()).position
+    await poll_until(lambda: relayed(rt.pool, head), "relayed")
+    ends = await end_offsets(rt.settings.kafka_bootstrap_servers, rt.router.topics())
+    began, cpu_began = time.perf_counter(), cpu_now(processes)
+    for worker in workers:
+        os.kill(worker.pid, signal.SIGCONT)
+    await poll_until(lambda: caught_up(rt.pool, ends), "caught up")
+    finished, cpu_finished = time.perf_counter(), cpu_now(processes)
+    print(f"events: {total}, backlog consumed by {len(workers)} workers in "
+          f"{finished - began:.1f} s")  # fmt: skip
+    print(cpu_report(cpu_began, cpu_finished, total).replace("first append", "resume"))
+    print(f"bench: backlog_events_per_s {total / (finished - began):.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -188,6 +248,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--warmup-s", type=float, default=20.0)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--backlog", action="store_true",
+        help="append and relay everything first, then time the workers alone",
+    )  # fmt: skip
     asyncio.run(run(parser.parse_args()))
 
 

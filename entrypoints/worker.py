@@ -12,6 +12,7 @@ from entrypoints.bootstrap import create_pool
 from entrypoints.settings import Settings, load_settings
 from events.registry import default_registry
 from events.streaming.app import StreamingOptions, create_streaming_app
+from events.streaming.lean import RawSchema
 from events.streaming.runner import register_batch_agent
 from ledger.streams.agents import ledger_consumer
 from metrics.streams.agents import metrics_consumer
@@ -56,8 +57,7 @@ def build_worker(settings: Settings) -> faust.App:
     # Payment events and reconciliation decisions both post to the ledger: one agent, two topics
     # (the consumer's progress is kept per topic and partition).
     topic = app.topic(
-        settings.topic_payments_events, settings.topic_reconciliation_events,
-        key_type=bytes, value_type=bytes,
+        settings.topic_payments_events, settings.topic_reconciliation_events, schema=RawSchema(),
     )  # fmt: skip
     dead_letters = app.topic(
         f"{settings.topic_payments_events}.dlq", key_type=bytes, value_type=bytes,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import faust
 
-from events.streaming import recovery, transport
+from events.streaming import lean, recovery, transport
 
 APP_ID = "province-fees"
 
@@ -60,4 +60,5 @@ def create_streaming_app(options: StreamingOptions) -> faust.App:
         producer_acks=-1,
         stream_recovery_delay=timedelta(seconds=options.recovery_delay_s),
         TableManager=recovery.TableManager,  # keeps what is read while recovery ends
+        Monitor=lean.LeanMonitor,  # no per-message statistics for Faust's unused web pages
     )

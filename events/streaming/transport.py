@@ -28,6 +28,8 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 from mode import Service, ServiceT
 
+from events.streaming.lean import LeanProducerBuffer
+
 TRANSPORT_SCHEME = "fees-kafka"
 DRAIN_WAIT_MAX_S = 1.0  # then Faust's per-message race takes over (a queue cleared on a rebalance)
 YIELD_EVERY_MESSAGES = 100  # Faust's own: let other tasks run during a long fetched batch
@@ -105,8 +107,18 @@ class Consumer(faust_aiokafka.Consumer):
             drained.set()
 
 
+class Producer(faust_aiokafka.Producer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        buffer = LeanProducerBuffer(loop=self.loop, beacon=self.beacon)
+        buffer.app = self.app
+        buffer.threaded_producer = getattr(self.buffer, "threaded_producer", None)
+        self.buffer = buffer  # the same buffer, with a cheaper size (events/streaming/lean.py)
+
+
 class Transport(faust_aiokafka.Transport):
     Consumer = Consumer
+    Producer = Producer
 
 
 def register() -> str:

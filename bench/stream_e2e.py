@@ -138,8 +138,9 @@ async def run(arguments: argparse.Namespace) -> None:
     total = sum(len(request.events) for batch in batches for request in batch)
     gc.freeze()  # the prebuilt history stays in memory; keep the GC from rescanning it
     await prepare(settings)
-    # A stopped worker sends no heartbeats: in --backlog its session must outlast the appending.
-    session_timeout_s = "120" if arguments.backlog else "10"
+    # A stopped worker sends no heartbeats: in --backlog its session must outlast the appending
+    # (and Faust refuses one longer than its 90 s request timeout).
+    session_timeout_s = "60" if arguments.backlog else "10"
     environment = {
         **os.environ, "FEES_DATABASE_SCHEMA": settings.database_schema,
         "FEES_TOPIC_PAYMENTS_EVENTS": settings.topic_payments_events,
@@ -202,12 +203,18 @@ async def run(arguments: argparse.Namespace) -> None:
     print(f"bench: e2e_lag_p99_ms {lag_ms:.0f}")
 
 
-async def poll_until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Poll PostgreSQL (the progress lives there only: no event to wait on)."""
+async def poll_until(
+    condition: Callable[[], Awaitable[bool]], what: str, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """Poll PostgreSQL (the progress lives there only: no event to wait on); a relay or worker
+    that exited fails the run at once (its log is under .stack/logs)."""
     deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
     while time.monotonic() < deadline:
         if await condition():
             return
+        exited = [process.args for process in processes if process.poll() is not None]
+        if exited:
+            raise SystemExit(f"exited before {what}: {exited}")
         await asyncio.sleep(TICK_S / 2)
     raise SystemExit(f"not {what} within {CATCH_UP_TIMEOUT_S:.0f} s")
 
@@ -226,12 +233,12 @@ async def backlog(
         os.kill(worker.pid, signal.SIGSTOP)
     await offered_load(rt.store, batches, rate=10**9)
     head = (await rt.store.head()).position
-    await poll_until(lambda: relayed(rt.pool, head), "relayed")
+    await poll_until(lambda: relayed(rt.pool, head), "relayed", processes)
     ends = await end_offsets(rt.settings.kafka_bootstrap_servers, rt.router.topics())
     began, cpu_began = time.perf_counter(), cpu_now(processes)
     for worker in workers:
         os.kill(worker.pid, signal.SIGCONT)
-    await poll_until(lambda: caught_up(rt.pool, ends), "caught up")
+    await poll_until(lambda: caught_up(rt.pool, ends), "caught up", processes)
     finished, cpu_finished = time.perf_counter(), cpu_now(processes)
     print(f"events: {total}, backlog consumed by {len(workers)} workers in "
           f"{finished - began:.1f} s")  # fmt: skip

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     stream_recovery_delay_s: float = Field(default=10.0, ge=0)
     stream_batch_max: int = Field(default=2000, ge=1, le=20_000)
     stream_batch_within_s: float = Field(default=0.2, gt=0, le=10)
+    # Events a worker holds fetched ahead of its agent (Faust's stream_buffer_maxsize, 4096 by
+    # default, which kept a lone worker waiting for its next batch: docs/ledger-and-metrics.md).
+    stream_buffer_maxsize: int = Field(default=16_384, ge=1, le=262_144)
     stream_web_enabled: bool = False
     # Live counters in a Faust table (metrics/streams/live_counters.py); see
     # docs/ledger-and-metrics.md for what they cost and the Faust recovery defect they exposed.

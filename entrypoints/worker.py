@@ -44,6 +44,7 @@ def streaming_options(settings: Settings) -> StreamingOptions:
         rebalance_timeout_s=settings.stream_rebalance_timeout_s,
         commit_interval_s=settings.stream_commit_interval_s,
         recovery_delay_s=settings.stream_recovery_delay_s,
+        buffer_maxsize=settings.stream_buffer_maxsize,
         web_enabled=settings.stream_web_enabled,
         web_port=settings.stream_web_port,
         data_dir=settings.stream_data_dir,

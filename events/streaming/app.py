@@ -33,6 +33,7 @@ class StreamingOptions:
     web_port: int
     data_dir: Path
     app_id: str = APP_ID
+    buffer_maxsize: int = 16_384  # events fetched ahead of an agent (Faust's default: 4096)
 
 
 def create_streaming_app(options: StreamingOptions) -> faust.App:
@@ -53,6 +54,7 @@ def create_streaming_app(options: StreamingOptions) -> faust.App:
         broker_rebalance_timeout=options.rebalance_timeout_s,
         broker_commit_interval=options.commit_interval_s,
         stream_wait_empty=False,
+        stream_buffer_maxsize=options.buffer_maxsize,
         table_standby_replicas=0,
         web_enabled=options.web_enabled,
         web_port=options.web_port,

@@ -2,13 +2,17 @@
 on: the app uses them; a message reaches the agent as the bytes Kafka delivered, headers and
 offsets intact, and a value-less message still arrives (to be dead-lettered, not dropped); the
 monitor still records when a partition's stream last took an event (Faust's stalled-stream
-warnings read it); the producer buffer reports its real size. No broker."""
+warnings read it); the producer buffer reports its real size; the fetch-ahead buffer is the
+configured one. No broker."""
 
 from pathlib import Path
 
 import faust
 from faust.types import TP, Message
 
+from entrypoints.settings import load_settings
+from entrypoints.worker import streaming_options
+from events.streaming.app import create_streaming_app
 from events.streaming.lean import LeanMonitor, LeanProducerBuffer, RawSchema
 from tests.unit.streaming.test_transport import PARTITION, offline_app
 
@@ -59,3 +63,9 @@ async def test_lean_producer_buffer_reports_the_pending_sends(tmp_path: Path) ->
     buffer.pending.put_nowait(object())  # type: ignore[arg-type]
     buffer.pending.put_nowait(object())  # type: ignore[arg-type]
     assert buffer.size == 2
+
+
+async def test_the_worker_buffer_size_comes_from_the_settings(tmp_path: Path) -> None:
+    settings = load_settings(stream_buffer_maxsize=1234, stream_data_dir=tmp_path)
+    app = create_streaming_app(streaming_options(settings))
+    assert app.conf.stream_buffer_maxsize == 1234

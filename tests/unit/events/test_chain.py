@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from events.chain import GENESIS_HASH, ChainVerifier, canonical_document, chain_hash
+from events.chain import (
+    GENESIS_HASH,
+    ChainVerifier,
+    canonical_document,
+    chain_hash,
+    format_instant,
+)
 from events.errors import CanonicalEncodingError
 
 
@@ -173,3 +179,12 @@ def test_canonical_bytes_equal_the_standard_library_definition(payload: Any) -> 
     reference = dict(json.loads(document))
     expected = json.dumps(reference, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert document == expected.encode("utf-8")
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_an_instant_is_written_with_six_fraction_digits_and_z(instant: datetime) -> None:
+    """The documented form, `datetime.isoformat` with microseconds and "Z", for every instant:
+    the fast path (orjson) and the zero-fraction path alike."""
+    expected = instant.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    assert format_instant(instant) == expected
+    assert format_instant(instant.replace(microsecond=0)) == expected[:-8] + ".000000Z"

@@ -11,6 +11,7 @@ could never measure 10,000/s end to end, since the clock runs until the last eve
 - e2e_lag_p99_ms: p99 over journal entries of (entry posted - event recorded in the store)
 
     .venv/bin/python bench/stream_e2e.py [--events 200000] [--rate 12000] [--workers 2]
+    .venv/bin/python bench/stream_e2e.py --backlog   # the workers alone: backlog_events_per_s
 """
 
 import argparse
@@ -99,13 +100,15 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_report(before: dict[str, float], after: dict[str, float], events: int) -> str:
+def cpu_report(
+    before: dict[str, float], after: dict[str, float], events: int, since: str = "first append"
+) -> str:
     parts = [
         f"{name} {after[name] - before[name]:.1f} s "
         f"({(after[name] - before[name]) / events * 1e6:.0f} us/event)"
         for name in after
     ]
-    return "cpu from first append to caught up: " + ", ".join(parts)
+    return f"cpu from {since} to caught up: " + ", ".join(parts)
 
 
 def server_cpu_s(marker: bytes) -> float:
@@ -154,11 +157,10 @@ async def run(arguments: argparse.Namespace) -> None:
     logs = ROOT / ".stack" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     processes = [start(["relay"], environment, logs / "bench-relay.log")]
-    workers = [
+    processes += [
         start(["worker", "--loglevel", "warn"], environment, logs / f"bench-worker-{n}.log")
         for n in range(arguments.workers)
     ]
-    processes += workers
     try:
         async with runtime(settings) as rt:
             await asyncio.sleep(arguments.warmup_s)  # let the workers join their group first
@@ -169,20 +171,11 @@ async def run(arguments: argparse.Namespace) -> None:
             await offered_load(rt.store, batches, arguments.rate)
             appended = time.perf_counter()
             head = (await rt.store.head()).position
-            deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
-            while time.monotonic() < deadline:  # the relay's progress is in PostgreSQL only
-                if await relayed(rt.pool, head):
-                    break
-                await asyncio.sleep(0.02)
+            await poll_until(lambda: relayed(rt.pool, head), "relayed", processes, tick_s=0.02)
             relayed_at = time.perf_counter()
             ends = await end_offsets(settings.kafka_bootstrap_servers, rt.router.topics())
-            while time.monotonic() < deadline:  # polling PostgreSQL: no event to wait on
-                if await caught_up(rt.pool, ends):
-                    break
-                await asyncio.sleep(0.05)
+            await poll_until(lambda: caught_up(rt.pool, ends), "caught up", processes)
             finished, cpu_finished = time.perf_counter(), cpu_now(processes)
-            if not await caught_up(rt.pool, ends):
-                raise SystemExit("consumers did not catch up in time")
             tops = await applied_positions(rt.pool)
             if not tops.get("ledger") == tops.get("metrics") == head:
                 raise SystemExit(f"caught up, but not at the head {head}: {tops}")
@@ -204,7 +197,10 @@ async def run(arguments: argparse.Namespace) -> None:
 
 
 async def poll_until(
-    condition: Callable[[], Awaitable[bool]], what: str, processes: list[subprocess.Popen[bytes]]
+    condition: Callable[[], Awaitable[bool]],
+    what: str,
+    processes: list[subprocess.Popen[bytes]],
+    tick_s: float = TICK_S / 2,
 ) -> None:
     """Poll PostgreSQL (the progress lives there only: no event to wait on); a relay or worker
     that exited fails the run at once (its log is under .stack/logs)."""
@@ -215,7 +211,7 @@ async def poll_until(
         exited = [process.args for process in processes if process.poll() is not None]
         if exited:
             raise SystemExit(f"exited before {what}: {exited}")
-        await asyncio.sleep(TICK_S / 2)
+        await asyncio.sleep(tick_s)
     raise SystemExit(f"not {what} within {CATCH_UP_TIMEOUT_S:.0f} s")
 
 
@@ -242,7 +238,7 @@ async def backlog(
     finished, cpu_finished = time.perf_counter(), cpu_now(processes)
     print(f"events: {total}, backlog consumed by {len(workers)} workers in "
           f"{finished - began:.1f} s")  # fmt: skip
-    print(cpu_report(cpu_began, cpu_finished, total).replace("first append", "resume"))
+    print(cpu_report(cpu_began, cpu_finished, total, since="resume"))
     print(f"bench: backlog_events_per_s {total / (finished - began):.0f}")
 
 

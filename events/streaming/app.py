@@ -32,8 +32,8 @@ class StreamingOptions:
     web_enabled: bool
     web_port: int
     data_dir: Path
+    buffer_maxsize: int  # events fetched ahead of an agent (FEES_STREAM_BUFFER_MAXSIZE)
     app_id: str = APP_ID
-    buffer_maxsize: int = 16_384  # events fetched ahead of an agent (Faust's default: 4096)
 
 
 def create_streaming_app(options: StreamingOptions) -> faust.App:

@@ -13,7 +13,7 @@ about a sixth of a worker's CPU (py-spy, bench/stream_e2e.py --backlog, 2026-12-
   warnings read; everything else per message is skipped.
 - `LeanProducerBuffer`: the conductor asks the producer buffer for its size before every
   message, and the size read the `producer_threaded` setting through Faust's settings registry
-  each time. It is read once.
+  each time. The buffer's threaded producer, set only when that setting is on, answers it.
 """
 
 from time import monotonic
@@ -23,6 +23,7 @@ import faust
 from faust.sensors.monitor import Monitor
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP, AppT, EventT, Message, StreamT
+from mode.threads import ServiceThread
 
 
 class RawSchema(faust.Schema[bytes, bytes]):
@@ -60,12 +61,11 @@ class LeanMonitor(Monitor):
 
 
 class LeanProducerBuffer(ProducerBuffer):
-    _threaded: bool | None = None
+    # Set (by events/streaming/transport.Producer) only when producer_threaded is on.
+    threaded_producer: ServiceThread | None = None
 
     @property
     def size(self) -> int:
-        if self._threaded is None:
-            self._threaded = bool(self.app.conf.producer_threaded)  # type: ignore[union-attr]
-        if self._threaded:
+        if self.threaded_producer is not None:
             return len(self.queue._queue) if self.queue else 0  # type: ignore[attr-defined]
         return len(self.pending._queue)  # type: ignore[attr-defined]

@@ -29,7 +29,7 @@ def offline_app(data_dir: Path) -> faust.App:
             bootstrap_servers="127.0.0.1:1", partitions=1, replication_factor=1,
             session_timeout_s=10, heartbeat_interval_s=1, rebalance_timeout_s=10,
             commit_interval_s=1, recovery_delay_s=0, web_enabled=False, web_port=6066,
-            data_dir=data_dir,
+            data_dir=data_dir, buffer_maxsize=4096,
         )
     )  # fmt: skip
     app.flow_control.resume()

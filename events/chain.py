@@ -118,16 +118,21 @@ def _explain(value: Any, path: str, depth: int) -> None:
         raise CanonicalEncodingError(f"{path}: {kind.__name__} is not a JSON value")
 
 
-def content_prefix(record: Mapping[str, Any]) -> bytes:
+def canonical_payload(payload: Any) -> bytes:
+    """The payload's canonical JSON: what the store keeps and what every document embeds."""
+    _check_json(payload, "payload", 0)
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+
+
+def content_prefix(record: Mapping[str, Any], payload_json: bytes) -> bytes:
     """The canonical document up to (not including) the fields the store assigns.
 
     Sorted, the document's keys run actor, causation_id, correlation_id, event_id, event_type,
     occurred_at, payload | position, recorded_at, schema_version, stream_id, stream_version. The
     part before the bar is known before an append takes the head lock and holds the costly part
-    (the payload), so the appender encodes it outside the lock and only splices in the rest.
+    (the payload, already encoded), so the appender builds it outside the lock and only splices
+    in the rest.
     """
-    payload = record["payload"]
-    _check_json(payload, "payload", 0)
     causation_id = record["causation_id"]
     head = {
         "actor": record["actor"],
@@ -136,10 +141,10 @@ def content_prefix(record: Mapping[str, Any]) -> bytes:
         "event_id": _uuid(record["event_id"]),
         "event_type": record["event_type"],
         "occurred_at": format_instant(record["occurred_at"]),
-        "payload": payload,
     }
-    # [:-1] drops the closing brace; the store splices the remaining keys on.
-    return orjson.dumps(head, default=_uuid_subclass, option=orjson.OPT_SORT_KEYS)[:-1]
+    # [:-1] drops the closing brace; "payload" is the last key before the store's.
+    encoded = orjson.dumps(head, default=_uuid_subclass, option=orjson.OPT_SORT_KEYS)
+    return b'%s,"payload":%s' % (encoded[:-1], payload_json)
 
 
 def document_suffix(schema_version: int, stream_id: str, stream_version: int) -> bytes:
@@ -161,14 +166,24 @@ def splice_document(prefix: bytes, position: int, recorded_at: bytes, suffix: by
 
 
 def canonical_document(record: Mapping[str, Any]) -> bytes:
-    """Canonical bytes of one recorded event, from a row or a mapping with DOCUMENT_FIELDS.
+    """Canonical bytes of one recorded event, from a mapping with DOCUMENT_FIELDS.
 
     The bytes are exactly `json.dumps(document, sort_keys=True, separators=(",", ":"),
     ensure_ascii=False).encode()` (a unit test holds orjson to that), so anyone can re-check the
     chain with a standard library; orjson only makes it ten times faster.
     """
+    return _document(record, canonical_payload(record["payload"]))
+
+
+def stored_document(row: Mapping[str, Any]) -> bytes:
+    """The document of a stored row whose `payload_json` holds the payload's stored text: the
+    payload's bytes go in as they are, so what is hashed and sent is exactly what is stored."""
+    return _document(row, bytes(row["payload_json"]))
+
+
+def _document(record: Mapping[str, Any], payload_json: bytes) -> bytes:
     return splice_document(
-        content_prefix(record),
+        content_prefix(record, payload_json),
         int(record["position"]),
         recorded_at_fragment(record["recorded_at"]),
         document_suffix(
@@ -248,7 +263,7 @@ class ChainVerifier:
 
     def _check_hash(self, position: int, row: Mapping[str, Any]) -> ChainFinding | None:
         try:
-            document = canonical_document(row)
+            document = stored_document(row)
         except CanonicalEncodingError as error:
             return ChainFinding(position, "altered", f"row no longer encodes canonically: {error}")
         if chain_hash(self.last_hash, document) == bytes(row["entry_hash"]):

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from events.audit.errors import ChainBrokenError
-from events.chain import GENESIS_HASH, canonical_document, chain_hash
+from events.chain import GENESIS_HASH, chain_hash, stored_document
 from events.errors import CanonicalEncodingError
 from events.store.postgres import PostgresEventStore
 
@@ -24,7 +24,7 @@ async def chain_pages(
     The loop ends because each page moves `after_position` forward by at least one row.
     """
     while after_position < to_position:
-        rows = await store.read_chain_page(after_position, to_position, page_size)
+        rows = await store.read_stored_page(after_position, to_position, page_size)
         if not rows:
             raise ChainBrokenError(after_position + 1, "the row is missing")
         yield rows
@@ -37,7 +37,7 @@ def next_link(previous_position: int, previous_hash: bytes, row: Mapping[str, An
     if position != previous_position + 1:
         raise ChainBrokenError(previous_position + 1, f"the next row found is {position}")
     try:
-        document = canonical_document(row)
+        document = stored_document(row)
     except CanonicalEncodingError as error:
         detail = f"the row no longer encodes canonically: {error}"
         raise ChainBrokenError(position, detail) from error
@@ -53,7 +53,7 @@ async def entry_at(store: PostgresEventStore, position: int) -> tuple[bytes, Any
     """The stored (entry_hash, recorded_at) at a position; the genesis for position 0."""
     if position == 0:
         return GENESIS_HASH, None
-    rows = await store.read_chain_page(position - 1, position, 1)
+    rows = await store.read_stored_page(position - 1, position, 1)
     if not rows:
         raise ChainBrokenError(position, "the row is missing")
     return bytes(rows[0]["entry_hash"]), rows[0]["recorded_at"]

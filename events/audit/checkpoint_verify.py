@@ -147,7 +147,7 @@ async def verify_checkpoints(
         _compare_head(stops[index], verifier, report)
         index += 1
     while verifier.finding is None and after < target:
-        rows = await store.read_chain_page(after, target, page_size)
+        rows = await store.read_stored_page(after, target, page_size)
         if not rows:
             break
         for row in rows:

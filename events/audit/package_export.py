@@ -33,7 +33,7 @@ from events.audit.package_verify import (
 )
 from events.audit.procedure import VERIFY_MD
 from events.audit.signing import NO_RECORDED_AT
-from events.chain import canonical_document, format_instant
+from events.chain import format_instant, stored_document
 from events.store.postgres import PostgresEventStore
 
 PERIOD_DAYS_MAX = 366
@@ -45,7 +45,7 @@ def event_line(row: Mapping[str, Any]) -> bytes:
     Keeping the document's bytes as they are (rather than re-sorting with the extra key) lets a
     reader see exactly what was hashed; the procedure re-encodes anyway, so order is not relied on.
     """
-    document = canonical_document(row)
+    document = stored_document(row)
     return b'%s,"entry_hash":"%s"}\n' % (document[:-1], bytes(row["entry_hash"]).hex().encode())
 
 

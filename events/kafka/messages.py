@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from events.chain import canonical_document
+from events.chain import stored_document
 from events.errors import EventValidationError
 from events.registry import problems_of
 from schemas.envelope import EventEnvelope
@@ -27,10 +27,11 @@ class KafkaMessage:
 
 
 def message_for(row: Mapping[str, Any]) -> KafkaMessage:
-    """Build the message for one stored event row (mapping with the envelope's fields)."""
+    """Build the message for one stored row (`PostgresEventStore.read_stored_page`): its value is
+    the document with the payload's stored bytes spliced in, neither decoded nor re-encoded."""
     return KafkaMessage(
         key=str(row["stream_id"]).encode("utf-8"),
-        value=canonical_document(row),
+        value=stored_document(row),
         headers=[
             ("event_type", str(row["event_type"]).encode("utf-8")),
             ("schema_version", str(row["schema_version"]).encode("ascii")),

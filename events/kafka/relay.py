@@ -25,7 +25,7 @@ from events.kafka.messages import message_for
 from events.kafka.partitioning import partition_for
 from events.kafka.topics import TopicRouter
 from events.sqlfiles import load_statements
-from events.store.postgres import PostgresEventStore
+from events.store.postgres import POSITION_MAX, PostgresEventStore
 
 SQL = load_statements("events.kafka.sql", "relay.sql")
 RELAY_BATCH_MAX = 5000
@@ -66,7 +66,7 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch after the checkpoint; return how many events were published."""
         checkpoint = await self.checkpoint()
-        rows = await self._store.read_all_rows(checkpoint, self._batch_max)
+        rows = await self._store.read_stored_page(checkpoint, POSITION_MAX, self._batch_max)
         if not rows:
             return 0
         await self._publish(rows)

@@ -12,8 +12,11 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
+import orjson
+
 from events.chain import (
     DOCUMENT_FIELDS,
+    canonical_payload,
     chain_hash,
     content_prefix,
     document_suffix,
@@ -67,7 +70,15 @@ class AppendPlan:
     head: ChainHead
 
     def row_mappings(self) -> list[dict[str, Any]]:
-        return [dict(zip(ROW_COLUMNS, row, strict=True)) for row in self.rows]
+        """The rows as the store reads them back: the payload decoded, and its stored bytes as
+        `payload_json` (what `events.chain.stored_document` hashes)."""
+        mappings = []
+        for row in self.rows:
+            mapping = dict(zip(ROW_COLUMNS, row, strict=True))
+            mapping["payload_json"] = mapping["payload"]
+            mapping["payload"] = orjson.loads(mapping["payload_json"])
+            mappings.append(mapping)
+        return mappings
 
 
 def check_requests(requests: Sequence[AppendRequest]) -> None:
@@ -138,6 +149,7 @@ def prepare_events(requests: Sequence[AppendRequest]) -> list[list[PreparedEvent
         ready: list[PreparedEvent] = []
         for offset, event in enumerate(request.events):
             stream_version = request.expected_version + offset + 1
+            payload_json = canonical_payload(event.payload)  # stored as is: encoded once
             row = [
                 None,
                 event.event_id,
@@ -150,12 +162,12 @@ def prepare_events(requests: Sequence[AppendRequest]) -> list[list[PreparedEvent
                 event.correlation_id,
                 event.causation_id,
                 event.actor,
-                event.payload,
+                payload_json,
                 None,
             ]
             suffix = document_suffix(event.schema_version, request.stream_id, stream_version)
             # vars(): the model's field dict as is; dict(model) would copy it (4 us per event).
-            ready.append(PreparedEvent(row, content_prefix(vars(event)), suffix))
+            ready.append(PreparedEvent(row, content_prefix(vars(event), payload_json), suffix))
         prepared.append(ready)
     return prepared
 

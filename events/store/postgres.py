@@ -45,6 +45,11 @@ POSITION_MAX = 2**63 - 1
 JSONB_BINARY_VERSION = b"\x01"
 
 
+def _encode_json(value: Any) -> bytes:
+    """Encoded text is passed as it is (the store writes payloads it has already encoded)."""
+    return value if type(value) is bytes else orjson.dumps(value)
+
+
 def _encode_jsonb(value: Any) -> bytes:
     return JSONB_BINARY_VERSION + orjson.dumps(value)
 
@@ -63,7 +68,7 @@ async def init_connection(connection: asyncpg.Connection) -> None:
         format="binary",
     )
     await connection.set_type_codec(
-        "json", encoder=orjson.dumps, decoder=orjson.loads, schema="pg_catalog", format="binary"
+        "json", encoder=_encode_json, decoder=orjson.loads, schema="pg_catalog", format="binary"
     )
 
 
@@ -272,7 +277,7 @@ class PostgresEventStore:
     async def read_all_rows(
         self, from_position: int, limit: int, *, to_position: int | None = None
     ) -> list[asyncpg.Record]:
-        """The same page as raw rows, for hot paths (the relay) that skip model validation."""
+        """The same page as raw rows (payloads decoded), before model validation."""
         upper = POSITION_MAX if to_position is None else to_position
         return await self._fetch(SQL["read_all"], from_position, upper, min(limit, READ_PAGE_MAX))
 
@@ -299,12 +304,13 @@ class PostgresEventStore:
                 return
             position = page[-1].position
 
-    async def read_chain_page(
+    async def read_stored_page(
         self, after_position: int, to_position: int, limit: int
     ) -> list[asyncpg.Record]:
-        """Raw rows with their stored hashes, for chain verification."""
+        """Rows as stored, with their hashes and the payload's stored bytes (`payload_json`), for
+        the relay and chain verification (`events.chain.stored_document`)."""
         return await self._fetch(
-            SQL["read_chain"], after_position, to_position, min(limit, READ_PAGE_MAX)
+            SQL["read_stored"], after_position, to_position, min(limit, READ_PAGE_MAX)
         )
 
     async def position_at(self, instant: datetime) -> int:

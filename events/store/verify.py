@@ -32,7 +32,7 @@ async def verify_chain(
     verifier = ChainVerifier()
     after = 0
     while verifier.finding is None and after < head.position:
-        rows = await store.read_chain_page(after, head.position, page_size)
+        rows = await store.read_stored_page(after, head.position, page_size)
         if not rows:
             break
         for row in rows:

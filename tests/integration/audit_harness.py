@@ -17,7 +17,7 @@ import asyncpg
 
 from entrypoints.settings import REPOSITORY_ROOT, Settings
 from events.audit.signing import CheckpointSigner
-from events.chain import GENESIS_HASH, canonical_document, chain_hash
+from events.chain import GENESIS_HASH, chain_hash, stored_document
 from events.store.append_plan import ROW_COLUMNS, plan_append
 from events.store.ports import NO_STREAM, AppendRequest, ChainHead
 from events.store.postgres import SQL
@@ -74,7 +74,8 @@ async def rewrite_and_rechain(pool: asyncpg.Pool, position: int, amount_minor: i
     async with pool.acquire() as connection, connection.transaction():
         await connection.execute("ALTER TABLE events DISABLE TRIGGER USER")
         await connection.execute(
-            "UPDATE events SET payload = jsonb_set(payload, '{amount,amount_minor}', $2::jsonb) "
+            "UPDATE events SET payload = events_canonical_json("
+            "jsonb_set(payload::jsonb, '{amount,amount_minor}', $2::jsonb))::json "
             "WHERE position = $1",
             position,
             str(amount_minor),
@@ -84,11 +85,11 @@ async def rewrite_and_rechain(pool: asyncpg.Pool, position: int, amount_minor: i
         )
         previous_hash = GENESIS_HASH if previous is None else bytes(previous)
         rows = await connection.fetch(
-            SQL["read_chain"], position - 1, 2**62, 1_000_000
+            SQL["read_stored"], position - 1, 2**62, 1_000_000
         )  # the whole tail: a test history is small
         updates = []
         for row in rows:
-            previous_hash = chain_hash(previous_hash, canonical_document(row))
+            previous_hash = chain_hash(previous_hash, stored_document(row))
             updates.append((int(row["position"]), previous_hash))
         await connection.executemany(
             "UPDATE events SET entry_hash = $2 WHERE position = $1", updates

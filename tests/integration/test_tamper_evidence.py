@@ -38,9 +38,16 @@ async def test_intact_history_verifies(store: PostgresEventStore) -> None:
     ("statement", "position", "problem"),
     [
         (
-            "UPDATE events SET payload = jsonb_set(payload, '{amount,amount_minor}', '1') "
-            "WHERE position = 23",
+            "UPDATE events SET payload = events_canonical_json("
+            "jsonb_set(payload::jsonb, '{amount,amount_minor}', '1'))::json WHERE position = 23",
             23,
+            "altered",
+        ),
+        (
+            # The same JSON value in other bytes (jsonb's spacing): what is hashed and what the
+            # relay sends is the stored text, so this is an alteration too.
+            "UPDATE events SET payload = payload::jsonb::text::json WHERE position = 12",
+            12,
             "altered",
         ),
         ("UPDATE events SET actor = 'clerk:intruder' WHERE position = 1", 1, "altered"),

@@ -29,6 +29,7 @@ def simulated_history(
             versions[request.stream_id] = request.expected_version + len(request.events)
         for row in plan.row_mappings():
             row.pop("entry_hash")
+            row.pop("payload_json")
             envelope = EventEnvelope.model_validate(row)
             recorded.append((envelope, registry.parse(envelope)))
     return recorded

@@ -59,9 +59,12 @@ WHERE position > $1 AND position <= $2 AND event_type = ANY($4::text[])
 ORDER BY position
 LIMIT $3;
 
--- name: read_chain
+-- name: read_stored
+-- Rows exactly as stored, for the relay and chain verification: the payload as its stored bytes
+-- (payload_json), never decoded, so what is hashed and sent is what is kept.
 SELECT position, event_id, stream_id, stream_version, event_type, schema_version, occurred_at,
-       recorded_at, correlation_id, causation_id, actor, payload, entry_hash
+       recorded_at, correlation_id, causation_id, actor,
+       convert_to(payload::text, 'UTF8') AS payload_json, entry_hash
 FROM events
 WHERE position > $1 AND position <= $2
 ORDER BY position
@@ -94,7 +97,7 @@ WITH inserted AS (
                         actor, payload, entry_hash)
     SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::int[],
                          $7::timestamptz[], $8::timestamptz[], $9::uuid[], $10::uuid[],
-                         $11::text[], $12::jsonb[], $13::bytea[])
+                         $11::text[], $12::json[], $13::bytea[])
 ), head AS (
     UPDATE event_store_head
     SET last_position = $14, last_hash = $15, last_recorded_at = $16

@@ -21,7 +21,13 @@ from events.audit.package_export import Period, build_manifest, event_line, writ
 from events.audit.package_verify import canonical_bytes, strict_json, verify_package
 from events.audit.procedure import VERIFY_MD
 from events.audit.signing import CheckpointSigner, claim_for, generate_private_key, trusted_keys
-from events.chain import GENESIS_HASH, canonical_document, chain_hash, format_instant
+from events.chain import (
+    GENESIS_HASH,
+    canonical_document,
+    canonical_payload,
+    chain_hash,
+    format_instant,
+)
 from schemas.time import BUSINESS_ZONE
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -58,7 +64,10 @@ def chain() -> list[dict[str, Any]]:
     for position in range(1, LAST + 1):
         item = row(position)
         previous = chain_hash(previous, canonical_document(item))
-        rows.append({**item, "entry_hash": previous})
+        # As the store reads rows back for export: the payload's stored text beside it.
+        rows.append(
+            {**item, "payload_json": canonical_payload(item["payload"]), "entry_hash": previous}
+        )
     return rows
 
 
@@ -199,6 +208,7 @@ def test_a_rewrite_with_every_hash_recomputed_fails_at_the_signed_head(tmp_path:
         content = {key: value for key, value in item.items() if key != "entry_hash"}
         if item["position"] == 6:
             content["payload"] = {**content["payload"], "amount": {"amount_minor": 1}}
+            content["payload_json"] = canonical_payload(content["payload"])
         previous = chain_hash(previous, canonical_document(content))
         forged.append({**content, "entry_hash": previous})
     report = verify_package(write_package(tmp_path / "forged", forged, signed), TRUSTED)

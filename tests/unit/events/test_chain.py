@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,8 +16,10 @@ from events.chain import (
     GENESIS_HASH,
     ChainVerifier,
     canonical_document,
+    canonical_payload,
     chain_hash,
     format_instant,
+    stored_document,
 )
 from events.errors import CanonicalEncodingError
 
@@ -46,10 +49,12 @@ def row(
 
 
 def chained(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows as the store keeps them: hashed, and the payload's canonical text beside it."""
     previous = GENESIS_HASH
     for item in rows:
         previous = chain_hash(previous, canonical_document(item))
         item["entry_hash"] = previous
+        item["payload_json"] = canonical_payload(item["payload"])
     return rows
 
 
@@ -103,7 +108,7 @@ def test_intact_chain_verifies() -> None:
 
 def test_altered_payload_is_reported_at_its_position() -> None:
     rows = chained([row(position) for position in range(1, 6)])
-    rows[2]["payload"] = {"amount": {"amount_minor": 1, "currency": "VND"}, "note": "x"}
+    rows[2]["payload_json"] = b'{"amount":{"amount_minor":1,"currency":"VND"},"note":"x"}'
     finding = verify(rows).finding
     assert finding is not None
     assert (finding.position, finding.problem) == (3, "altered")
@@ -116,6 +121,18 @@ def test_altered_row_with_recomputed_hash_is_caught_at_the_next_row() -> None:
     finding = verify(rows).finding
     assert finding is not None
     assert (finding.position, finding.problem) == (3, "altered")
+
+
+def test_a_stored_document_is_the_canonical_document_with_the_stored_payload_bytes() -> None:
+    stored = chained([row(1)])[0]
+    assert stored_document(stored) == canonical_document(stored)
+    # The same value in other bytes: the chain covers what is stored, not what it means.
+    respaced = {**stored, "payload_json": stored["payload_json"].replace(b":", b": ")}
+    assert orjson.loads(respaced["payload_json"]) == stored["payload"]
+    assert stored_document(respaced) != canonical_document(stored)
+    finding = verify([respaced]).finding
+    assert finding is not None
+    assert (finding.position, finding.problem) == (1, "altered")
 
 
 def test_deleted_row_is_reported_as_missing_position() -> None:

@@ -9,12 +9,14 @@ from typing import Any
 
 import faust
 
-from events.kafka.messages import message_for
+from events.chain import canonical_payload
+from events.kafka.messages import KafkaMessage, message_for
 from events.registry import default_registry
 from events.streaming.consumers import BatchOutcome
 from events.streaming.decoding import DeadLetter, DecodedEvent
 from events.streaming.runner import register_batch_agent
 from metrics.streams.live_counters import live_counters
+from schemas.envelope import EventEnvelope
 from tests.unit.history import simulated_history
 
 
@@ -39,14 +41,15 @@ class RecordingTopic:
         self.sent.append(message)
 
 
+def relayed(envelope: EventEnvelope) -> KafkaMessage:
+    """The message the relay sends for an event (it reads the payload's stored bytes)."""
+    row = envelope.model_dump()
+    return message_for({**row, "payload_json": canonical_payload(row["payload"])})
+
+
 def messages(count: int) -> list[tuple[bytes, bytes]]:
     history = simulated_history(20)[:count]
-    rows = []
-    for envelope, _ in history:
-        row = envelope.model_dump()
-        message = message_for(row)
-        rows.append((message.key, message.value))
-    return rows
+    return [(message.key, message.value) for message in map(relayed, (e for e, _ in history))]
 
 
 def offline_app(data_dir: Path) -> faust.App:
@@ -105,6 +108,6 @@ async def test_live_counters_count_each_event_once_into_the_faust_table(
     )  # fmt: skip
     async with agent.test_context() as context:
         for envelope, _ in history + history[:10]:  # the first ten delivered twice
-            message = message_for(envelope.model_dump())
+            message = relayed(envelope)
             await context.put(message.value, key=message.key)
     assert live.totals("filed_online") == filed_online > 0

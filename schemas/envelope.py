@@ -69,8 +69,10 @@ class NewEvent(BaseModel):
         )
 
 
-class EventEnvelope(BaseModel):
-    """An event as recorded: the single shape read back from the store and sent over Kafka."""
+class EventHeader(BaseModel):
+    """What the store recorded around a payload: an envelope's every field but the payload.
+    Consumers read this part; `events.registry` decodes messages into subclasses of it whose
+    payload is already the typed model."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -85,6 +87,11 @@ class EventEnvelope(BaseModel):
     correlation_id: UUID
     causation_id: UUID | None = None
     actor: Actor
+
+
+class EventEnvelope(EventHeader):
+    """An event as recorded: the single shape read back from the store and sent over Kafka."""
+
     payload: Payload
 
     @classmethod

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from events.errors import ensure
 from ledger.domain.accounts import AccountClass, account
-from schemas.envelope import EventEnvelope, EventPayload
+from schemas.envelope import EventHeader, EventPayload
 from schemas.events.payments_v1 import (
     GatewayCallbackFlagged,
     LateCaptureAccepted,
@@ -130,7 +130,7 @@ def _settlements(matches: Sequence[Match], sign: int) -> tuple[Posting, ...]:
 
 
 def _settlement_entry(
-    envelope: EventEnvelope, event: SettlementsMatched | MatchUndone
+    envelope: EventHeader, event: SettlementsMatched | MatchUndone
 ) -> JournalEntry | None:
     if isinstance(event, SettlementsMatched):
         postings = _settlements(event.matches, 1)
@@ -151,7 +151,7 @@ def _settlement_entry(
     )
 
 
-def entry_for(envelope: EventEnvelope, event: EventPayload) -> JournalEntry | None:
+def entry_for(envelope: EventHeader, event: EventPayload) -> JournalEntry | None:
     """The journal entry an event posts, or None for events that move no money."""
     moment = envelope.occurred_at
     match event:

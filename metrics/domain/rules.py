@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from schemas.envelope import EventEnvelope, EventPayload
+from schemas.envelope import EventHeader, EventPayload
 from schemas.events.payments_v1 import (
     Channel,
     CheckoutStarted,
@@ -59,7 +59,7 @@ class MetricBatch:
     opened: list[PaymentOpened] = field(default_factory=list)
     closed: list[PaymentClosed] = field(default_factory=list)
 
-    def count(self, envelope: EventEnvelope, event: EventPayload) -> None:
+    def count(self, envelope: EventHeader, event: EventPayload) -> None:
         """Add one event. Types outside COUNTED_EVENT_TYPES add nothing."""
         rule = _RULES.get(type(event))  # by exact type: a dict probe, not isinstance checks
         if rule is not None:
@@ -72,7 +72,7 @@ class MetricBatch:
         row[counter] += amount
 
 
-def counted_at(envelope: EventEnvelope, event: EventPayload) -> datetime:
+def counted_at(envelope: EventHeader, event: EventPayload) -> datetime:
     """The instant an event is counted at; its business day is the day of the metrics it adds
     to: when the money was captured for a capture, when the event happened otherwise."""
     if type(event) is PaymentCaptured:
@@ -80,7 +80,7 @@ def counted_at(envelope: EventEnvelope, event: EventPayload) -> datetime:
     return envelope.occurred_at
 
 
-def counted(events: Iterable[tuple[EventEnvelope, EventPayload]]) -> MetricBatch:
+def counted(events: Iterable[tuple[EventHeader, EventPayload]]) -> MetricBatch:
     batch = MetricBatch()
     for envelope, event in events:
         batch.count(envelope, event)

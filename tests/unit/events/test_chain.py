@@ -1,6 +1,7 @@
 """Proves the canonical encoding is stable and strict, and that the chain verifier finds the first
 altered, deleted or re-ordered row, by position."""
 
+import functools
 import hashlib
 import json
 import uuid
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from events.chain import (
     GENESIS_HASH,
+    PAYLOAD_DEPTH_MAX,
     ChainVerifier,
     canonical_document,
     canonical_payload,
@@ -77,6 +79,29 @@ def test_same_instant_in_another_zone_encodes_identically() -> None:
 def test_floats_are_refused_with_their_path() -> None:
     with pytest.raises(CanonicalEncodingError, match=r"payload\.amount\.amount_minor"):
         canonical_document(row(1, payload={"amount": {"amount_minor": 10.5}}))
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        ({"lines": [1, 2, [3, 4.0]]}, r"payload\.lines\[2\]\[1\]: float"),
+        ({"by_unit": {7: "x"}}, r"payload\.by_unit: object key 7"),
+        ({"when": datetime(2026, 1, 1, tzinfo=UTC)}, r"payload\.when: datetime"),
+        ({"set": {1, 2}}, r"payload\.set: set"),
+        (
+            functools.reduce(lambda inner, _: {"a": inner}, range(PAYLOAD_DEPTH_MAX + 1), {}),
+            "nested deeper than",
+        ),
+    ],
+)
+def test_anything_but_plain_json_is_refused_naming_where(payload: Any, named: str) -> None:
+    with pytest.raises(CanonicalEncodingError, match=named):
+        canonical_payload(payload)
+
+
+def test_payloads_nested_to_the_limit_encode() -> None:
+    payload = functools.reduce(lambda inner, _: {"a": [inner]}, range(PAYLOAD_DEPTH_MAX // 2), {})
+    assert orjson.loads(canonical_payload(payload)) == payload
 
 
 def test_naive_datetimes_are_refused() -> None:

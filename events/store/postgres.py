@@ -305,13 +305,20 @@ class PostgresEventStore:
             position = page[-1].position
 
     async def read_stored_page(
-        self, after_position: int, to_position: int, limit: int
+        self,
+        after_position: int,
+        to_position: int,
+        limit: int,
+        *,
+        connection: asyncpg.Connection | None = None,
     ) -> list[asyncpg.Record]:
         """Rows as stored, with their hashes and the payload's stored bytes (`payload_json`), for
-        the relay and chain verification (`events.chain.stored_document`)."""
+        the relay and chain verification (`events.chain.stored_document`); on `connection` when
+        given (the relay's own), else on a pooled one."""
         return await self._fetch(
-            SQL["read_stored"], after_position, to_position, min(limit, READ_PAGE_MAX)
-        )
+            SQL["read_stored"], after_position, to_position, min(limit, READ_PAGE_MAX),
+            connection=connection,
+        )  # fmt: skip
 
     async def position_at(self, instant: datetime) -> int:
         """The last global position recorded at or before `instant` (0 if none)."""
@@ -335,9 +342,13 @@ class PostgresEventStore:
         row = rows[0]
         return ChainHead(row["last_position"], bytes(row["last_hash"]), row["last_recorded_at"])
 
-    async def _fetch(self, statement: str, *arguments: Any) -> list[asyncpg.Record]:
+    async def _fetch(
+        self, statement: str, *arguments: Any, connection: asyncpg.Connection | None = None
+    ) -> list[asyncpg.Record]:
         try:
-            async with self._pool.acquire() as connection:
+            if connection is not None:
                 return list(await connection.fetch(statement, *arguments))
+            async with self._pool.acquire() as pooled:
+                return list(await pooled.fetch(statement, *arguments))
         except asyncpg.PostgresError as error:
             raise InfrastructureError(f"event store read failed: {error}") from error

@@ -11,11 +11,13 @@ import sys
 import time
 from collections import defaultdict
 
+import asyncpg
 import pytest
 from aiokafka.structs import ConsumerRecord
 
 from entrypoints.bootstrap import Runtime
 from entrypoints.settings import REPOSITORY_ROOT, Settings
+from events.errors import InfrastructureError
 from events.kafka.messages import envelope_from_message, header
 from events.kafka.producer import create_producer
 from events.kafka.relay import OutboxRelay
@@ -164,3 +166,31 @@ async def test_second_relay_stands_by_while_the_first_leads(
     assert checkpoint == len(event_ids)
     records = await consume_until(settings.kafka_bootstrap_servers, kafka_topics, event_ids)
     assert len(records) == len(event_ids), "a standby relay published too"
+
+
+async def test_a_relay_that_loses_its_leader_connection_stops_publishing(
+    runtime: Runtime, settings: Settings, kafka_topics: list[str]
+) -> None:
+    """The leader works through the connection that holds its lock: when that connection goes,
+    so does its leadership, and it must not go on publishing through another one."""
+    first_ids = await append_streams(runtime, stream_count=5, events_per_stream=2)
+    producer = create_producer(settings.kafka_bootstrap_servers, "test-relay-lost")
+    await producer.start()
+    stop = asyncio.Event()
+    try:
+        relay = OutboxRelay(runtime.pool, runtime.store, producer, runtime.router)
+        running = asyncio.create_task(relay.run(stop, poll_interval_s=0.01))
+        assert await wait_for_checkpoint(relay, len(first_ids), process=None) == len(first_ids)
+        async with runtime.pool.acquire() as connection:
+            terminated = await connection.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
+                "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+            )
+        assert terminated == 1
+        await append_streams(runtime, stream_count=5, events_per_stream=2)
+        with pytest.raises((asyncpg.InterfaceError, asyncpg.PostgresError, InfrastructureError)):
+            await asyncio.wait_for(running, timeout=RELAY_START_TIMEOUT_S)
+    finally:
+        stop.set()
+        await producer.stop()
+    assert await relay.checkpoint() == len(first_ids)  # nothing published after the loss

@@ -1,8 +1,13 @@
--- name: ensure_checkpoint
-INSERT INTO relay_checkpoints (relay_name, last_position) VALUES ($1, 0)
-ON CONFLICT (relay_name) DO NOTHING;
-
 -- name: checkpoint
+-- The relay's last published position, its row created at 0 the first time: one round trip. The
+-- SELECT does not see the row the INSERT adds (same snapshot), so exactly one branch answers.
+WITH created AS (
+    INSERT INTO relay_checkpoints (relay_name, last_position) VALUES ($1, 0)
+    ON CONFLICT (relay_name) DO NOTHING
+    RETURNING last_position
+)
+SELECT last_position FROM created
+UNION ALL
 SELECT last_position FROM relay_checkpoints WHERE relay_name = $1;
 
 -- name: save_checkpoint

@@ -152,7 +152,6 @@ async def run(arguments: argparse.Namespace) -> None:
         "FEES_STREAM_SESSION_TIMEOUT_S": session_timeout_s,
         "FEES_STREAM_HEARTBEAT_INTERVAL_S": "1", "FEES_STREAM_REBALANCE_TIMEOUT_S": "10",
         "FEES_STREAM_RECOVERY_DELAY_S": "0", "FEES_LOG_LEVEL": "warning",
-        "FEES_RELAY_POLL_INTERVAL_S": "0.02",
     }  # fmt: skip
     logs = ROOT / ".stack" / "logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Builds the real adapters from settings. The only place that picks concrete implementations."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -11,6 +11,7 @@ from entrypoints.settings import Settings
 from events.clock_and_ids import Clock, IdGenerator, RandomIds, SystemClock
 from events.errors import InfrastructureError
 from events.kafka.topics import TopicRouter, TopicSpec, event_topic_specs
+from events.pg_sessions import release_without_reset
 from events.projection import CatchUpProjector
 from events.registry import EventRegistry, default_registry
 from events.store.migrations import (
@@ -56,11 +57,9 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
-async def create_pool(
-    settings: Settings, *, reset: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
-) -> asyncpg.Pool:
-    """The schema's pool. `reset` replaces asyncpg's default clean-up of a released connection
-    (a round trip that clears session state: advisory locks, settings, listeners)."""
+async def create_pool(settings: Settings) -> asyncpg.Pool:
+    """The schema's pool. Released connections are not reset with a query: see
+    events/pg_sessions.py for why, and for the rule code that sets session state follows."""
     try:
         pool = await asyncpg.create_pool(
             settings.database_dsn.get_secret_value(),
@@ -73,7 +72,7 @@ async def create_pool(
                 "timezone": "UTC",
             },
             init=init_connection,
-            reset=reset,
+            reset=release_without_reset,
         )
     except (OSError, asyncpg.PostgresError) as error:
         raise InfrastructureError(

@@ -188,11 +188,6 @@ async def _page(
     return [EventEnvelope.from_store(dict(row)) for row in rows[:kept]], last
 
 
-async def _nothing_to_reset(_: asyncpg.Connection) -> None:
-    """The lane's source pool only reads pages: a released connection holds no session state,
-    so asyncpg's reset round trip (one per page) is skipped."""
-
-
 async def _replay_lane(
     settings: Settings, schema: str, lane: ReplayLane, to_position: int,
     advance: Callable[[int], None],
@@ -201,7 +196,7 @@ async def _replay_lane(
     with the lane's checkpoints. The next page is read while the current one is written, so
     neither database round trip waits for the other."""
     target_settings = settings.model_copy(update={"database_schema": schema})
-    source_pool = await create_pool(settings, reset=_nothing_to_reset)
+    source_pool = await create_pool(settings)
     source = PostgresEventStore(source_pool, default_registry())
     async with (
         source_pool,

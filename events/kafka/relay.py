@@ -24,6 +24,7 @@ from events.errors import InfrastructureError
 from events.kafka.messages import message_for
 from events.kafka.partitioning import partition_for
 from events.kafka.topics import TopicRouter
+from events.pg_sessions import terminated_on_error
 from events.sqlfiles import load_statements
 from events.store.postgres import POSITION_MAX, PostgresEventStore
 
@@ -63,14 +64,20 @@ class OutboxRelay:
             return await self._checkpoint(connection)
 
     async def _checkpoint(self, connection: asyncpg.Connection) -> int:
-        return int(await connection.fetchval(SQL["checkpoint"], self.relay_name))
+        position = await connection.fetchval(SQL["checkpoint"], self.relay_name)
+        if position is None:
+            # Another session created the row at the same moment: our INSERT waited for its
+            # commit and did nothing, and our SELECT's snapshot predates the row. The statement
+            # again, with a new snapshot, reads it.
+            position = await connection.fetchval(SQL["checkpoint"], self.relay_name)
+        return int(position)
 
     async def relay_once(self, connection: asyncpg.Connection | None = None) -> int:
         """Publish one batch after the checkpoint; return how many events were published.
 
         `run` passes the connection that holds the leader's lock, so the relay's reads and its
         checkpoint go through it and stop with it; otherwise one pooled connection serves the
-        cycle (checkpoint, page, new checkpoint: each pool release costs a reset round trip).
+        cycle (checkpoint, page, new checkpoint).
         """
         if connection is None:
             async with self._pool.acquire() as pooled:
@@ -156,12 +163,14 @@ class OutboxRelay:
     ) -> None:
         """Relay until `stop` is set. Holds leadership for its whole life; retries Kafka errors."""
         async with self._pool.acquire() as leader_connection:
-            if not await self._become_leader(leader_connection, stop):
-                return
+            with terminated_on_error(leader_connection):  # a cancelled try may hold the lock
+                if not await self._become_leader(leader_connection, stop):
+                    return
             try:
                 await self._relay_until(leader_connection, stop, poll_interval_s, on_published)
             finally:
-                await leader_connection.execute(SQL["resign"], self.relay_name)
+                with terminated_on_error(leader_connection):  # never pooled still leading
+                    await leader_connection.execute(SQL["resign"], self.relay_name)
 
     async def _relay_until(
         self,

@@ -1,12 +1,15 @@
 """The settlement lock (service/ports.py) as a PostgreSQL advisory lock, held by one pooled
 connection for the length of the use case. If the process dies, the session ends and PostgreSQL
-releases the lock; the pool's reset on release also unlocks, whatever happens in between."""
+releases the lock. Pools do not reset released connections (events/pg_sessions.py), so the lock
+and its wait setting are undone here, and a connection whose clean-up fails is terminated
+rather than returned to the pool holding the lock."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
 
+from events.pg_sessions import terminated_on_error
 from reconciliation.domain.errors import SettlementBusyError
 
 SETTLEMENT_LOCK_KEY = 5_017_040_001  # one advisory lock key for the whole reconciliation
@@ -21,16 +24,22 @@ class PostgresSettlementLock:
     @asynccontextmanager
     async def held(self) -> AsyncIterator[None]:
         async with self._pool.acquire() as connection:
-            await connection.execute("SELECT set_config('lock_timeout', $1, false)", self._wait_max)
-            try:
-                await connection.execute("SELECT pg_advisory_lock($1)", SETTLEMENT_LOCK_KEY)
-            except asyncpg.LockNotAvailableError as error:
+            busy = False
+            with terminated_on_error(connection):
+                await connection.execute(
+                    "SELECT set_config('lock_timeout', $1, false)", self._wait_max
+                )
+                try:
+                    await connection.execute("SELECT pg_advisory_lock($1)", SETTLEMENT_LOCK_KEY)
+                except asyncpg.LockNotAvailableError:
+                    busy = True
+                await connection.execute("RESET lock_timeout")
+            if busy:
                 raise SettlementBusyError(
                     "another match run or decision is settling items; try again shortly"
-                ) from error
-            finally:
-                await connection.execute("RESET lock_timeout")
+                )
             try:
                 yield
             finally:
-                await connection.execute("SELECT pg_advisory_unlock($1)", SETTLEMENT_LOCK_KEY)
+                with terminated_on_error(connection):
+                    await connection.execute("SELECT pg_advisory_unlock($1)", SETTLEMENT_LOCK_KEY)

@@ -194,3 +194,29 @@ async def test_a_relay_that_loses_its_leader_connection_stops_publishing(
         stop.set()
         await producer.stop()
     assert await relay.checkpoint() == len(first_ids)  # nothing published after the loss
+
+
+async def test_a_checkpoint_created_by_another_session_meanwhile_is_read_not_missed(
+    runtime: Runtime,
+) -> None:
+    """The checkpoint's row is created on first read. When another session creates it at the same
+    moment, this read waits for that commit and its snapshot predates the row: it must still
+    answer 0 (it once answered nothing, and the relay died on it)."""
+    relay = OutboxRelay(runtime.pool, runtime.store, producer=None, router=runtime.router)  # type: ignore[arg-type]
+    async with runtime.pool.acquire() as creator, creator.transaction():
+        created = await creator.fetchval(
+            "INSERT INTO relay_checkpoints (relay_name, last_position) VALUES ($1, 0) "
+            "RETURNING last_position",
+            relay.relay_name,
+        )
+        assert created == 0
+        reading = asyncio.create_task(relay.checkpoint())
+        deadline = time.monotonic() + RELAY_START_TIMEOUT_S
+        while not await runtime.pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE '%relay_checkpoints%'"
+        ):
+            assert time.monotonic() < deadline, "the read never waited for the creator's row"
+            assert not reading.done(), "the read did not wait for the creator's commit"
+            await asyncio.sleep(0.01)
+    assert await reading == 0

@@ -1,6 +1,7 @@
 -- name: checkpoint
 -- The relay's last published position, its row created at 0 the first time: one round trip. The
--- SELECT does not see the row the INSERT adds (same snapshot), so exactly one branch answers.
+-- SELECT does not see the row the INSERT adds (same snapshot), so at most one branch answers;
+-- neither does when another session inserted the row concurrently (the caller asks again).
 WITH created AS (
     INSERT INTO relay_checkpoints (relay_name, last_position) VALUES ($1, 0)
     ON CONFLICT (relay_name) DO NOTHING
@@ -17,7 +18,9 @@ SET last_position = $3, updated_at = now()
 WHERE relay_name = $1 AND last_position = $2;
 
 -- name: try_lead
-SELECT pg_try_advisory_lock(hashtext('outbox-relay:' || $1)) AS leading;
+-- Advisory locks are server-wide: the key names the schema too, so the relays of two stores on
+-- one server (tests run one per schema) never wait for each other.
+SELECT pg_try_advisory_lock(hashtext('outbox-relay:' || current_schema() || ':' || $1)) AS leading;
 
 -- name: resign
-SELECT pg_advisory_unlock(hashtext('outbox-relay:' || $1));
+SELECT pg_advisory_unlock(hashtext('outbox-relay:' || current_schema() || ':' || $1));

@@ -1,0 +1,116 @@
+"""Pools release connections without a reset query (events/pg_sessions.py). These tests prove the
+rule that makes it safe on a real PostgreSQL: code that sets session state undoes it, and a
+connection whose clean-up fails is terminated, never handed to the next borrower with it.
+
+Each test uses a pool of one connection, so the next borrower gets the very session the previous
+one left (or a new one, if it was terminated)."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from entrypoints.bootstrap import create_pool
+from entrypoints.settings import Settings
+from events.pg_sessions import terminated_on_error
+from reconciliation.adapters.settlement_lock import SETTLEMENT_LOCK_KEY, PostgresSettlementLock
+from reconciliation.domain.errors import SettlementBusyError
+
+
+@pytest.fixture
+async def one_connection_pool(
+    settings: Settings, database: asyncpg.Pool
+) -> AsyncIterator[asyncpg.Pool]:
+    single = settings.model_copy(update={"database_pool_size_min": 1, "database_pool_size_max": 1})
+    pool = await create_pool(single)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def lock_is_free(settings: Settings) -> bool:
+    """Whether another session can take the settlement lock right now (then it lets it go)."""
+    other = await asyncpg.connect(settings.database_dsn.get_secret_value())
+    try:
+        taken = await other.fetchval("SELECT pg_try_advisory_lock($1)", SETTLEMENT_LOCK_KEY)
+        if taken:
+            await other.execute("SELECT pg_advisory_unlock($1)", SETTLEMENT_LOCK_KEY)
+        return bool(taken)
+    finally:
+        await other.close()
+
+
+async def session_state(pool: asyncpg.Pool) -> tuple[int, str, int]:
+    """(backend pid, lock_timeout, advisory locks held) of the session the pool lends next."""
+    row = await pool.fetchrow(
+        "SELECT pg_backend_pid() AS pid, current_setting('lock_timeout') AS lock_timeout, "
+        "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+        " AND pid = pg_backend_pid()) AS advisory"
+    )
+    assert row is not None
+    return row["pid"], row["lock_timeout"], row["advisory"]
+
+
+async def test_the_settlement_lock_leaves_its_session_clean_however_the_holder_ends(
+    settings: Settings, one_connection_pool: asyncpg.Pool
+) -> None:
+    pool = one_connection_pool
+    lock = PostgresSettlementLock(pool)
+    pid, _, _ = await session_state(pool)
+
+    async with lock.held():
+        assert not await lock_is_free(settings)
+    assert await session_state(pool) == (pid, "0", 0)
+
+    with pytest.raises(RuntimeError, match="use case failed"):
+        async with lock.held():
+            raise RuntimeError("use case failed")
+    assert await session_state(pool) == (pid, "0", 0)
+
+    entered = asyncio.Event()
+
+    async def holder() -> None:
+        async with lock.held():
+            entered.set()
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(holder())
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    _, lock_timeout, advisory = await session_state(pool)
+    assert (lock_timeout, advisory) == ("0", 0)
+    assert await lock_is_free(settings)
+
+
+async def test_a_busy_settlement_lock_gives_its_session_back_without_its_wait_setting(
+    settings: Settings, one_connection_pool: asyncpg.Pool
+) -> None:
+    other = await asyncpg.connect(settings.database_dsn.get_secret_value())
+    try:
+        await other.execute("SELECT pg_advisory_lock($1)", SETTLEMENT_LOCK_KEY)
+        pid, _, _ = await session_state(one_connection_pool)
+        impatient = PostgresSettlementLock(one_connection_pool, wait_max="100ms")
+        with pytest.raises(SettlementBusyError):
+            async with impatient.held():
+                pass
+        assert await session_state(one_connection_pool) == (pid, "0", 0)
+    finally:
+        await other.close()
+
+
+async def test_a_connection_whose_clean_up_fails_is_terminated_not_lent_again(
+    one_connection_pool: asyncpg.Pool,
+) -> None:
+    pool = one_connection_pool
+    async with pool.acquire() as connection:
+        pid = await connection.fetchval("SELECT pg_backend_pid()")
+        await connection.execute("SELECT pg_advisory_lock($1)", SETTLEMENT_LOCK_KEY)
+        with pytest.raises(asyncpg.PostgresError), terminated_on_error(connection):
+            await connection.execute("SELECT pg_advisory_unlock($1::no_such_type)", 1)
+    next_pid, lock_timeout, advisory = await session_state(pool)
+    assert next_pid != pid
+    assert (lock_timeout, advisory) == ("0", 0)

@@ -172,6 +172,31 @@ def prepare_events(requests: Sequence[AppendRequest]) -> list[list[PreparedEvent
     return prepared
 
 
+def check_version(request: AppendRequest, stream_versions: Mapping[str, int]) -> None:
+    """The stream is at the version the request expects, or ConcurrencyError."""
+    actual_version = stream_versions.get(request.stream_id, 0)
+    if actual_version != request.expected_version:
+        raise ConcurrencyError(request.stream_id, request.expected_version, actual_version)
+
+
+def fresh_results(requests: Sequence[AppendRequest], first_position: int) -> list[AppendResult]:
+    """The results of requests all written, in order, from `first_position` on."""
+    results: list[AppendResult] = []
+    position = first_position
+    for request in requests:
+        count = len(request.events)
+        results.append(
+            AppendResult(
+                stream_id=request.stream_id,
+                positions=tuple(range(position, position + count)),
+                stream_version=request.expected_version + count,
+                already_stored=False,
+            )
+        )
+        position += count
+    return results
+
+
 def plan_append(
     requests: Sequence[AppendRequest],
     head: ChainHead,
@@ -195,9 +220,7 @@ def plan_append(
             if replayed is not None:
                 results.append(replayed)
                 continue
-        actual_version = stream_versions.get(request.stream_id, 0)
-        if actual_version != request.expected_version:
-            raise ConcurrencyError(request.stream_id, request.expected_version, actual_version)
+        check_version(request, stream_versions)
         first_position = position + 1
         for ready in ready_events:
             position += 1

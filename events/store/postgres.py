@@ -23,6 +23,8 @@ from events.store.append_plan import (
     AppendPlan,
     PreparedEvent,
     check_requests,
+    check_version,
+    fresh_results,
     plan_append,
     prepare_events,
 )
@@ -38,7 +40,16 @@ from schemas.envelope import EventEnvelope, NewEvent
 
 SQL = load_statements("events.store.sql", "event_store.sql")
 RECEIPT_CONSTRAINT = "command_receipts_pkey"
-SMALL_APPEND_ROWS_MAX = 64  # up to this many events: one INSERT statement; above: COPY
+SMALL_APPEND_ROWS_MAX = 64  # up to this many events: one statement (events_append); above: COPY
+# The prepared row's columns events_append takes, in its parameters' order (the store assigns
+# position, recorded_at and entry_hash).
+_SMALL_APPEND_COLUMNS = tuple(
+    ROW_COLUMNS.index(name)
+    for name in (
+        "event_id", "stream_id", "stream_version", "event_type", "schema_version", "occurred_at",
+        "correlation_id", "causation_id", "actor", "payload",
+    )
+)  # fmt: skip
 POSITION_MAX = 2**63 - 1
 
 
@@ -124,21 +135,23 @@ class PostgresEventStore:
     ) -> list[AppendResult]:
         try:
             async with self._pool.acquire() as connection:
+                if look_up_stored:
+                    return await self._append_carefully(connection, requests, prepared, receipt)
                 # Fast path: versions read before the lock. They only grow, so a match here can
                 # only turn stale by another append landing first, which the UNIQUE (stream_id,
                 # stream_version) index then refuses.
-                versions = (
-                    None if look_up_stored else await self._stream_versions(connection, requests)
-                )
+                versions = await self._stream_versions(connection, requests)
+                for request in requests:
+                    check_version(request, versions)
+                if sum(len(ready) for ready in prepared) <= SMALL_APPEND_ROWS_MAX:
+                    first = await self._append_small(connection, prepared, receipt)
+                    return fresh_results(requests, first)
                 async with connection.transaction():
                     plan = await self._plan(connection, requests, prepared, versions)
-                    if plan.rows and len(plan.rows) <= SMALL_APPEND_ROWS_MAX:
-                        await self._write_small(connection, plan, receipt)
-                    else:
-                        if plan.rows:
-                            await self._write(connection, plan)
-                        if receipt is not None:
-                            await self._write_receipt(connection, receipt, plan.head.position)
+                    await self._write(connection, plan)
+                    if receipt is not None:
+                        await self._write_receipt(connection, receipt, plan.head.position)
+                return plan.results
         except ConcurrencyError as error:
             if look_up_stored:
                 raise
@@ -154,14 +167,34 @@ class PostgresEventStore:
             raise ConcurrencyError(stream_id, requests[0].expected_version, -1) from error
         except asyncpg.PostgresError as error:
             raise InfrastructureError(f"append failed: {error}") from error
+
+    async def _append_carefully(
+        self,
+        connection: asyncpg.Connection,
+        requests: Sequence[AppendRequest],
+        prepared: list[list[PreparedEvent]],
+        receipt: CommandReceipt | None,
+    ) -> list[AppendResult]:
+        """Under the head's lock, versions and stored ids read first: a replay is answered with
+        its original positions, a real conflict raised."""
+        async with connection.transaction():
+            plan = await self._plan(connection, requests, prepared, None)
+            if plan.rows:
+                await self._write(connection, plan)
+            if receipt is not None:
+                await self._write_receipt(connection, receipt, plan.head.position)
         return plan.results
 
     @staticmethod
-    async def _write_small(
-        connection: asyncpg.Connection, plan: AppendPlan, receipt: CommandReceipt | None
-    ) -> None:
-        """Everything in one statement: a request-sized append costs one round trip to write."""
-        columns = [list(column) for column in zip(*plan.rows, strict=True)]
+    async def _append_small(
+        connection: asyncpg.Connection,
+        prepared: list[list[PreparedEvent]],
+        receipt: CommandReceipt | None,
+    ) -> int:
+        """A request-sized append in one statement, the head locked only inside the server
+        (migration 0007); returns the first position given."""
+        events = [ready for request_events in prepared for ready in request_events]
+        columns = [[ready.row[index] for ready in events] for index in _SMALL_APPEND_COLUMNS]
         receipt_fields = (
             (None, None, None, None, None)
             if receipt is None
@@ -173,13 +206,14 @@ class PostgresEventStore:
                 receipt.response,
             )
         )
-        await connection.execute(
-            SQL["write_small_append"],
-            *columns,
-            plan.head.position,
-            plan.head.entry_hash,
-            plan.head.recorded_at,
-            *receipt_fields,
+        return int(
+            await connection.fetchval(
+                SQL["append_small"],
+                *columns,
+                [ready.prefix for ready in events],
+                [ready.suffix for ready in events],
+                *receipt_fields,
+            )
         )
 
     @staticmethod

@@ -88,24 +88,8 @@ WHERE scope = $1 AND key = $2;
 SELECT coalesce((SELECT stream_version FROM events WHERE stream_id = $1
                  ORDER BY stream_version DESC LIMIT 1), 0) AS version;
 
--- name: write_small_append
--- A small append in one round trip: the events, the head, the commit row and (when $17 is not
--- NULL) the request's receipt. Large batches use COPY instead (see postgres.py).
-WITH inserted AS (
-    INSERT INTO events (position, event_id, stream_id, stream_version, event_type,
-                        schema_version, occurred_at, recorded_at, correlation_id, causation_id,
-                        actor, payload, entry_hash)
-    SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::int[],
-                         $7::timestamptz[], $8::timestamptz[], $9::uuid[], $10::uuid[],
-                         $11::text[], $12::json[], $13::bytea[])
-), head AS (
-    UPDATE event_store_head
-    SET last_position = $14, last_hash = $15, last_recorded_at = $16
-    WHERE singleton
-), commit_row AS (
-    INSERT INTO event_store_commits (last_position, recorded_at, event_count)
-    VALUES ($14, $16, cardinality($1::bigint[]))
-)
-INSERT INTO command_receipts (scope, key, request_hash, status_code, response, last_position)
-SELECT $17, $18, $19, $20, $21, $14
-WHERE $17::text IS NOT NULL;
+-- name: append_small
+-- A request-sized append in one statement (migration 0007 says why and how).
+SELECT events_append($1::uuid[], $2::text[], $3::int[], $4::text[], $5::int[],
+                     $6::timestamptz[], $7::uuid[], $8::uuid[], $9::text[], $10::json[],
+                     $11::bytea[], $12::bytea[], $13, $14, $15, $16, $17);

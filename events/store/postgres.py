@@ -137,15 +137,17 @@ class PostgresEventStore:
             async with self._pool.acquire() as connection:
                 if look_up_stored:
                     return await self._append_carefully(connection, requests, prepared, receipt)
-                # Fast path: versions read before the lock. They only grow, so a match here can
-                # only turn stale by another append landing first, which the UNIQUE (stream_id,
-                # stream_version) index then refuses.
+                if sum(len(ready) for ready in prepared) <= SMALL_APPEND_ROWS_MAX:
+                    first = await self._append_small(connection, prepared, receipt)
+                    if first is None:  # a stream was not at its expected version
+                        raise _RetryWithLookup
+                    return fresh_results(requests, first)
+                # Large batches: versions read before the lock. They only grow, so a match here
+                # can only turn stale by another append landing first, which the UNIQUE
+                # (stream_id, stream_version) index then refuses.
                 versions = await self._stream_versions(connection, requests)
                 for request in requests:
                     check_version(request, versions)
-                if sum(len(ready) for ready in prepared) <= SMALL_APPEND_ROWS_MAX:
-                    first = await self._append_small(connection, prepared, receipt)
-                    return fresh_results(requests, first)
                 async with connection.transaction():
                     plan = await self._plan(connection, requests, prepared, versions)
                     await self._write(connection, plan)
@@ -190,9 +192,10 @@ class PostgresEventStore:
         connection: asyncpg.Connection,
         prepared: list[list[PreparedEvent]],
         receipt: CommandReceipt | None,
-    ) -> int:
-        """A request-sized append in one statement, the head locked only inside the server
-        (migration 0007); returns the first position given."""
+    ) -> int | None:
+        """A request-sized append in one statement, the head locked and the streams' versions
+        checked only inside the server (migration 0007); returns the first position given, or
+        None when a stream was not at the version its request expects (nothing written)."""
         events = [ready for request_events in prepared for ready in request_events]
         columns = [[ready.row[index] for ready in events] for index in _SMALL_APPEND_COLUMNS]
         receipt_fields = (
@@ -206,15 +209,14 @@ class PostgresEventStore:
                 receipt.response,
             )
         )
-        return int(
-            await connection.fetchval(
-                SQL["append_small"],
-                *columns,
-                [ready.prefix for ready in events],
-                [ready.suffix for ready in events],
-                *receipt_fields,
-            )
+        first: int | None = await connection.fetchval(
+            SQL["append_small"],
+            *columns,
+            [ready.prefix for ready in events],
+            [ready.suffix for ready in events],
+            *receipt_fields,
         )
+        return first
 
     @staticmethod
     async def _write(connection: asyncpg.Connection, plan: AppendPlan) -> None:

@@ -83,8 +83,8 @@ async def test_a_refused_small_append_writes_nothing_not_even_its_receipt(
 
 
 async def test_racing_appends_to_one_stream_admit_exactly_one(store: PostgresEventStore) -> None:
-    """All read version 0 before any lock; the unique stream-version index inside the one
-    statement refuses the losers, whose careful retry then reports the conflict."""
+    """Each statement checks the stream's version under the head's lock: the first one in
+    writes, the others write nothing, and their careful retry reports the conflict."""
     stream = stream_id()
     outcomes = await asyncio.gather(
         *(store.append(stream, NO_STREAM, new_events(2)) for _ in range(10)),

@@ -11,8 +11,11 @@
 --     entry_hash(n) = SHA-256(entry_hash(n - 1) || prefix || ,"position":N || ,"recorded_at":"T" || suffix)
 -- exactly as events.chain.splice_document and chain_hash do in Python (the large-batch and the
 -- careful paths still plan there); tests/integration/test_append_in_one_statement.py holds the
--- two to the same bytes. A stale stream version or a repeated event id or receipt fails the
--- statement on the unique indexes, and nothing is written (the client then takes its careful path).
+-- two to the same bytes. The streams' versions are checked here, under the lock, so the client
+-- does not read them first: when one is not the version its request expects, the function
+-- writes nothing and returns NULL. A repeated event id or receipt fails the statement on the
+-- unique indexes, and nothing is written either. In both cases the client takes its careful
+-- path, which tells a replay (answered with the original positions) from a real conflict.
 
 -- The document fragment of an instant, as events.chain.recorded_at_fragment writes it.
 CREATE FUNCTION events_recorded_at_fragment(instant timestamptz) RETURNS bytea
@@ -28,7 +31,7 @@ CREATE FUNCTION events_append(
     causation_ids uuid[], actors text[], payloads json[], prefixes bytea[], suffixes bytea[],
     receipt_scope text, receipt_key text, receipt_hash bytea, receipt_status int,
     receipt_response jsonb
-) RETURNS bigint  -- the first position given
+) RETURNS bigint  -- the first position given, or NULL: a stream is not at the expected version
 LANGUAGE plpgsql AS $$
 DECLARE
     head_position bigint;
@@ -43,6 +46,19 @@ BEGIN
     SELECT last_position, last_hash, last_recorded_at
     INTO head_position, head_hash, head_recorded_at
     FROM event_store_head WHERE singleton FOR UPDATE;
+    -- Each stream appears once per append: its first new version says what the request expects.
+    IF EXISTS (
+        SELECT FROM (
+            SELECT stream_id, min(stream_version) - 1 AS expected
+            FROM unnest(stream_ids, stream_versions) AS given(stream_id, stream_version)
+            GROUP BY stream_id
+        ) AS requested
+        WHERE coalesce((SELECT stream_version FROM events
+                        WHERE events.stream_id = requested.stream_id
+                        ORDER BY stream_version DESC LIMIT 1), 0) <> requested.expected
+    ) THEN
+        RETURN NULL;
+    END IF;
     -- recorded_at never goes backwards along the chain, even if the clock does (greatest()
     -- skips the NULL of an empty store).
     recorded := greatest(clock_timestamp(), head_recorded_at);

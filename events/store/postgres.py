@@ -298,6 +298,24 @@ class PostgresEventStore:
         rows = await self._fetch(SQL["read_stream"], stream_id, limit_position, STREAM_LENGTH_MAX)
         return [envelope_from_row(row) for row in rows]
 
+    async def read_streams(
+        self,
+        stream_ids: Sequence[str],
+        *,
+        to_position: int,
+        connection: asyncpg.Connection | None = None,
+    ) -> dict[str, list[EventEnvelope]]:
+        """Several streams' events up to a global position, in one query: stream id -> its
+        events in version order (streams with none are left out)."""
+        rows = await self._fetch(
+            SQL["read_streams"], list(stream_ids), to_position,
+            len(stream_ids) * STREAM_LENGTH_MAX, connection=connection,
+        )  # fmt: skip
+        streams: dict[str, list[EventEnvelope]] = {}
+        for row in rows:
+            streams.setdefault(row["stream_id"], []).append(envelope_from_row(row))
+        return streams
+
     async def stream_version(self, stream_id: str) -> int:
         """The stream's current version (0 if it has no events), without reading it."""
         rows = await self._fetch(SQL["stream_version"], stream_id)

@@ -226,3 +226,18 @@ async def test_stream_version_without_reading_the_stream(store: PostgresEventSto
     assert await store.stream_version(stream) == 0
     await store.append(stream, NO_STREAM, new_events(3))
     assert await store.stream_version(stream) == 3
+
+
+async def test_several_streams_read_in_one_query_up_to_a_position(
+    store: PostgresEventStore,
+) -> None:
+    first, second, empty = stream_id(), stream_id(), stream_id()
+    await store.append(first, NO_STREAM, new_events(2))  # positions 1, 2
+    await store.append(second, NO_STREAM, new_events(1))  # 3
+    await store.append(first, 2, new_events(1))  # 4: after the bound below
+    streams = await store.read_streams([first, second, empty], to_position=3)
+    assert set(streams) == {first, second}
+    assert [e.stream_version for e in streams[first]] == [1, 2]
+    assert [e.position for e in streams[second]] == [3]
+    everything = await store.read_streams([first], to_position=4)
+    assert [e.stream_version for e in everything[first]] == [1, 2, 3]

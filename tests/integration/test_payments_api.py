@@ -284,3 +284,38 @@ async def test_payment_events_reach_kafka_in_order(
             versions[envelope.stream_id].append(envelope.stream_version)
     assert sorted(versions) == sorted(f"payment-{p}" for p in payment_ids)
     assert all(found == [1, 2, 3, 4] for found in versions.values())
+
+
+async def test_payment_search_follows_each_payment_to_its_latest_state_page_by_page(
+    harness: Harness,
+) -> None:
+    """GET /payments reads the payments view, which the projector rebuilds from the events of
+    each payment a batch touches: three paid, two left requested, searched in pages of two."""
+    h = harness
+    paid_ids, open_ids = set(), set()
+    for number in range(5):
+        filed = await file_online(h)
+        payment_id = filed["payment"]["payment_id"]
+        if number % 2 == 0:
+            started = await checkout(h, payment_id)
+            await h.pay_at_sandbox(started.json()["redirect_url"], "success")
+            paid_ids.add(payment_id)
+        else:
+            open_ids.add(payment_id)
+    await file_online(h, OTHER_CITIZEN)
+    await h.catch_up_views()
+
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(5):
+        params = {"status": "succeeded", "limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = await h.api.get("/payments", params=params, headers=citizen(h))
+        assert page.status_code == 200, page.text
+        found += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert {item["payment_id"] for item in found} == paid_ids
+    assert all(item["receipt_number"] for item in found)
+    requested = await h.api.get("/payments", params={"status": "requested"}, headers=citizen(h))
+    assert {item["payment_id"] for item in requested.json()["items"]} == open_ids

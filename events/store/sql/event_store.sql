@@ -41,6 +41,15 @@ WHERE stream_id = $1 AND position <= $2
 ORDER BY stream_version
 LIMIT $3;
 
+-- name: read_streams
+-- Several streams at once (a projection's batch), each in version order.
+SELECT position, event_id, stream_id, stream_version, event_type, schema_version, occurred_at,
+       recorded_at, correlation_id, causation_id, actor, payload
+FROM events
+WHERE stream_id = ANY($1::text[]) AND position <= $2
+ORDER BY stream_id, stream_version
+LIMIT $3;
+
 -- name: read_all
 SELECT position, event_id, stream_id, stream_version, event_type, schema_version, occurred_at,
        recorded_at, correlation_id, causation_id, actor, payload

@@ -1,10 +1,13 @@
 """Proves that payloads are stored as their canonical text (the bytes the chain hash covers), that
-migration 0006's SQL canonicalizer writes exactly the Python encoder's bytes, and that a store
-written before 0006 (payloads as jsonb) still verifies after the migration rewrote it."""
+migration 0006's SQL canonicalizer writes exactly the Python encoder's bytes, that a store
+written before 0006 (payloads as jsonb) still verifies after the migration rewrote it, and that
+large payloads are lz4-compressed (migration 0008) and come back byte for byte."""
 
 import random
 import string
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
@@ -19,6 +22,8 @@ from events.store.migrations import apply_migrations
 from events.store.ports import NO_STREAM, AppendRequest, ChainHead
 from events.store.postgres import SQL, PostgresEventStore
 from events.store.verify import verify_chain
+from schemas.envelope import NewEvent
+from schemas.events.reconciliation_v1 import Direction, SettlementLine, SettlementLinesRecorded
 from tests.factories import new_event, stream_id
 
 PAYLOAD_MIGRATION = "0006_payload_as_canonical_json"
@@ -45,6 +50,41 @@ def tricky_value(rng: random.Random, depth: int = 0) -> Any:
 def tricky_object(rng: random.Random, depth: int = 0) -> dict[str, Any]:
     keys = ["".join(rng.choice(ALPHABET) for _ in range(rng.randrange(1, 6))) for _ in range(5)]
     return {key: tricky_value(rng, depth) for key in keys[: rng.randrange(6)]}
+
+
+async def test_a_large_payload_is_stored_lz4_compressed_and_read_back_exactly(
+    store: PostgresEventStore, database: asyncpg.Pool
+) -> None:
+    lines = [
+        SettlementLine(
+            line_no=n,
+            location=f"line {n + 1}",
+            bank_account="0011001234567",
+            booking_date=date(2026, 11, 25),
+            value_date=date(2026, 11, 25),
+            amount_minor=1000 * (n + 10),
+            direction=Direction.CREDIT,
+            bank_reference=f"FT{n:010d}",
+            end_to_end_id=f"POS{n:08d}",
+            remittance_info=f"THE POS POS{n:08d}",
+            counterparty="ACQ",
+        )
+        for n in range(1, 201)
+    ]
+    chunk = SettlementLinesRecorded(file_id=uuid.uuid4(), chunk=1, lines=lines)
+    event = NewEvent.from_payload(
+        chunk, event_id=uuid.uuid4(), occurred_at=datetime(2026, 11, 26, tzinfo=UTC),
+        correlation_id=uuid.uuid4(), actor="finance:lan",
+    )  # fmt: skip
+    await store.append(stream_id("settlementfile"), NO_STREAM, [event])
+    row = await database.fetchrow(
+        "SELECT pg_column_compression(payload) AS method, payload::text AS text FROM events"
+    )
+    assert row is not None
+    assert len(row["text"]) > 40_000  # well over the ~2 kB at which PostgreSQL compresses
+    assert row["method"] == "lz4"
+    assert row["text"] == canonical_payload(event.payload).decode("utf-8")
+    assert (await verify_chain(store)).intact
 
 
 async def test_appended_payloads_are_stored_as_their_canonical_text(

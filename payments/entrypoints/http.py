@@ -19,7 +19,6 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from events.clock_and_ids import Clock, IdGenerator
-from events.errors import DuplicateCommandError
 from events.store.ports import EventStore
 from payments.adapters.evidence import CallbackEvidence, EvidenceStore
 from payments.adapters.gateway.ports import (
@@ -115,19 +114,27 @@ async def _idempotent(
     run: Callable[[CommandContext], Awaitable[ApiModel]],
     status_code: int = 200,
 ) -> Response:
-    """Answer a keyed POST once; replays get the stored answer (and a marker header)."""
+    """Answer a keyed POST once; replays get the stored answer (and a marker header).
+
+    Optimistic: the command runs first, and its events are appended together with the request's
+    receipt, so a key answered before makes that append fail whole (DuplicateCommandError) and
+    nothing is written twice. The stored answer is looked up only when the command did not store
+    its own: it failed (a replay may fail now that the state has moved on), or it appended
+    nothing. That saves the look-up round trip of every first request."""
     body = await request.body()
     scope = f"{principal.actor}:{request.method} {request.url.path}"
     request_hash = hashlib.sha256(body).digest()
-    stored = await api.store.find_receipt(scope, key)
-    if stored is None:
-        try:
-            result = await run(_context(api, principal, Idempotency(scope, key, request_hash)))
+    idempotency = Idempotency(scope, key, request_hash)
+    try:
+        result = await run(_context(api, principal, idempotency))
+    except Exception:
+        stored = await api.store.find_receipt(scope, key)
+        if stored is None:
+            raise  # not a replay: the command's own error
+    else:
+        stored = None if idempotency.recorded else await api.store.find_receipt(scope, key)
+        if stored is None:
             return JSONResponse(result.model_dump(mode="json"), status_code=status_code)
-        except DuplicateCommandError:
-            stored = await api.store.find_receipt(scope, key)  # a concurrent twin won the race
-    if stored is None:  # pragma: no cover - the twin's receipt exists once its error is raised
-        raise PaymentsDomainError("idempotency record vanished", field="Idempotency-Key")
     if stored.request_hash != request_hash:
         raise PaymentsDomainError(
             "this Idempotency-Key was used for a different request; use a new key",

@@ -26,13 +26,16 @@ class CheckoutGateway(Protocol):
     def checkout_url(self, order: CheckoutOrder) -> str: ...
 
 
-@dataclass(frozen=True)
+@dataclass
 class Idempotency:
-    """The client's Idempotency-Key, scoped to the caller and route, and the request's hash."""
+    """The client's Idempotency-Key, scoped to the caller and route, and the request's hash.
+    `recorded` turns true once this request's receipt is stored with its events: then no earlier
+    request held the key, and the answer needs no look-up."""
 
     scope: str
     key: str
     request_hash: bytes
+    recorded: bool = False
 
 
 class ExpiryCandidates(Protocol):

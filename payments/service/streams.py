@@ -144,3 +144,5 @@ class Streams:
         requests = [request for request in requests if request.events]
         if requests:
             await self.store.append_batch(requests, receipt=receipt)
+            if receipt is not None and context.idempotency is not None:
+                context.idempotency.recorded = True

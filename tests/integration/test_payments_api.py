@@ -215,6 +215,34 @@ async def test_idempotent_retries_and_key_reuse(harness: Harness) -> None:
     assert missing.status_code == 422 and "Idempotency-Key" in missing.text
 
 
+async def test_concurrent_twins_and_late_replays_get_the_first_answer(harness: Harness) -> None:
+    """The command runs before any look-up: twins sent at once race to store their receipt with
+    their events, one wins and the others answer with its response; a checkout replayed after
+    the payment succeeded (so the command itself would now be refused) answers the same way."""
+    h = harness
+    body = {"procedure_code": PROCEDURE, "unit_code": "VP"}
+    twins = await asyncio.gather(
+        *(h.post("/dossiers", body, citizen(h), key="twin-key-0001") for _ in range(6))
+    )
+    assert {response.status_code for response in twins} == {201}
+    assert all(response.json() == twins[0].json() for response in twins)
+    assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in twins) == 5
+    history = await h.payments.store.read_all(0, 1000)
+    assert [e.event_type for e in history].count("DossierFiled") == 1
+    payment_id = twins[0].json()["payment"]["payment_id"]
+    started = await h.post(f"/payments/{payment_id}/checkout", {}, citizen(h), key="co-key-0001")
+    assert started.status_code == 200, started.text
+    await h.pay_at_sandbox(started.json()["redirect_url"], "success")
+    assert (await payment(h, payment_id))["status"] == "succeeded"
+    head = await h.payments.store.head()
+    late = await h.post(f"/payments/{payment_id}/checkout", {}, citizen(h), key="co-key-0001")
+    assert late.status_code == 200 and late.json() == started.json()
+    assert late.headers["Idempotent-Replayed"] == "true"
+    refused = await checkout(h, payment_id)  # a new key: the command runs, and is refused
+    assert refused.status_code >= 400
+    assert await h.payments.store.head() == head
+
+
 async def test_roles_are_enforced(harness: Harness) -> None:
     h = harness
     payment_id = (await file_online(h))["payment"]["payment_id"]

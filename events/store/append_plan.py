@@ -172,13 +172,6 @@ def prepare_events(requests: Sequence[AppendRequest]) -> list[list[PreparedEvent
     return prepared
 
 
-def check_version(request: AppendRequest, stream_versions: Mapping[str, int]) -> None:
-    """The stream is at the version the request expects, or ConcurrencyError."""
-    actual_version = stream_versions.get(request.stream_id, 0)
-    if actual_version != request.expected_version:
-        raise ConcurrencyError(request.stream_id, request.expected_version, actual_version)
-
-
 def fresh_results(requests: Sequence[AppendRequest], first_position: int) -> list[AppendResult]:
     """The results of requests all written, in order, from `first_position` on."""
     results: list[AppendResult] = []
@@ -220,7 +213,9 @@ def plan_append(
             if replayed is not None:
                 results.append(replayed)
                 continue
-        check_version(request, stream_versions)
+        actual_version = stream_versions.get(request.stream_id, 0)
+        if actual_version != request.expected_version:
+            raise ConcurrencyError(request.stream_id, request.expected_version, actual_version)
         first_position = position + 1
         for ready in ready_events:
             position += 1

@@ -23,7 +23,6 @@ from events.store.append_plan import (
     AppendPlan,
     PreparedEvent,
     check_requests,
-    check_version,
     fresh_results,
     plan_append,
     prepare_events,
@@ -135,22 +134,23 @@ class PostgresEventStore:
     ) -> list[AppendResult]:
         try:
             async with self._pool.acquire() as connection:
-                if look_up_stored:
-                    return await self._append_carefully(connection, requests, prepared, receipt)
-                if sum(len(ready) for ready in prepared) <= SMALL_APPEND_ROWS_MAX:
+                small = sum(len(ready) for ready in prepared) <= SMALL_APPEND_ROWS_MAX
+                if small and not look_up_stored:
                     first = await self._append_small(connection, prepared, receipt)
                     if first is None:  # a stream was not at its expected version
                         raise _RetryWithLookup
                     return fresh_results(requests, first)
                 # Large batches: versions read before the lock. They only grow, so a match here
                 # can only turn stale by another append landing first, which the UNIQUE
-                # (stream_id, stream_version) index then refuses.
-                versions = await self._stream_versions(connection, requests)
-                for request in requests:
-                    check_version(request, versions)
+                # (stream_id, stream_version) index then refuses. The careful path reads them
+                # (and any stored ids) under the lock instead.
+                versions = (
+                    None if look_up_stored else await self._stream_versions(connection, requests)
+                )
                 async with connection.transaction():
                     plan = await self._plan(connection, requests, prepared, versions)
-                    await self._write(connection, plan)
+                    if plan.rows:
+                        await self._write(connection, plan)
                     if receipt is not None:
                         await self._write_receipt(connection, receipt, plan.head.position)
                 return plan.results
@@ -169,23 +169,6 @@ class PostgresEventStore:
             raise ConcurrencyError(stream_id, requests[0].expected_version, -1) from error
         except asyncpg.PostgresError as error:
             raise InfrastructureError(f"append failed: {error}") from error
-
-    async def _append_carefully(
-        self,
-        connection: asyncpg.Connection,
-        requests: Sequence[AppendRequest],
-        prepared: list[list[PreparedEvent]],
-        receipt: CommandReceipt | None,
-    ) -> list[AppendResult]:
-        """Under the head's lock, versions and stored ids read first: a replay is answered with
-        its original positions, a real conflict raised."""
-        async with connection.transaction():
-            plan = await self._plan(connection, requests, prepared, None)
-            if plan.rows:
-                await self._write(connection, plan)
-            if receipt is not None:
-                await self._write_receipt(connection, receipt, plan.head.position)
-        return plan.results
 
     @staticmethod
     async def _append_small(

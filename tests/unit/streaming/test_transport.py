@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 import pytest
+from aiokafka.consumer import consumer as aiokafka_consumer_module
 from faust.types import TP, Message
 from mode import Service
 
@@ -170,3 +171,32 @@ async def test_a_suspended_flow_is_never_handed_over_directly(tmp_path: Path) ->
     assert consumer.hand_over_cannot_block(PARTITION)
     consumer.suspend_flow.set()
     assert not consumer.hand_over_cannot_block(PARTITION)
+
+
+async def test_the_worker_consumer_fetches_with_the_floor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread's aiokafka consumer hands the floor to the fetcher it builds when it starts
+    (Faust itself would ask for 1 byte and wait up to 1.5 s)."""
+    app = offline_app(tmp_path)
+    thread = app.consumer._thread  # type: ignore[attr-defined]
+    kafka_consumer = thread._create_worker_consumer(app.transport)
+    built: dict[str, Any] = {}
+
+    class FetcherBuilt(Exception):
+        pass
+
+    def fetcher(*args: Any, **options: Any) -> None:
+        built.update(options)
+        raise FetcherBuilt
+
+    async def no_broker() -> None:
+        return None
+
+    monkeypatch.setattr(aiokafka_consumer_module, "Fetcher", fetcher)
+    monkeypatch.setattr(kafka_consumer._client, "bootstrap", no_broker)
+    monkeypatch.setattr(kafka_consumer, "_wait_topics", no_broker)
+    with pytest.raises(FetcherBuilt):
+        await kafka_consumer.start()
+    assert built["fetch_min_bytes"] == transport.FETCH_MIN_BYTES == 256 * 1024
+    assert built["fetch_max_wait_ms"] == transport.FETCH_MAX_WAIT_MS == 100

@@ -62,7 +62,7 @@ def _uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-def _uuid_subclass(value: Any) -> str:
+def uuid_subclass_text(value: Any) -> str:
     """orjson knows only uuid.UUID itself; asyncpg returns its own (C) subclass."""
     if isinstance(value, UUID):
         return str(value)
@@ -149,7 +149,7 @@ def content_prefix(record: Mapping[str, Any], payload_json: bytes) -> bytes:
         "occurred_at": format_instant(record["occurred_at"]),
     }
     # [:-1] drops the closing brace; "payload" is the last key before the store's.
-    encoded = orjson.dumps(head, default=_uuid_subclass, option=orjson.OPT_SORT_KEYS)
+    encoded = orjson.dumps(head, default=uuid_subclass_text, option=orjson.OPT_SORT_KEYS)
     return b'%s,"payload":%s' % (encoded[:-1], payload_json)
 
 

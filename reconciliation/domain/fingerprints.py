@@ -5,38 +5,46 @@ from typing import Any
 
 import orjson
 
-from reconciliation.domain.matching import DayInputs, DayOutcome
+from events.chain import uuid_subclass_text
+from reconciliation.domain.items import ItemFacts
+from reconciliation.domain.matching import BY_LINE_KEY, DayInputs, DayOutcome
 
 
 def _digest(value: object) -> str:
-    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    encoded = orjson.dumps(value, default=uuid_subclass_text, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(encoded).hexdigest()
 
 
 def inputs_sha256(inputs: DayInputs, rules_fingerprint: str) -> str:
-    lines = sorted(
+    """SHA-256 of the inputs as one JSON document (keys sorted): lines as [key, booking date,
+    amount, direction, bank reference, end-to-end id, remittance info, counterparty] sorted by
+    key; items as [item id, kind, amount, clearing, occurred at (ISO 8601), references] sorted
+    by item id. orjson writes the dates, enums, UUIDs and tuples itself, exactly as their
+    isoformat(), value, str() and lists would read: a million lines are not converted first."""
+    lines = [
         (
             line.key,
-            line.booking_date.isoformat(),
+            line.booking_date,
             line.amount_minor,
-            line.direction.value,
+            line.direction,
             line.bank_reference,
             line.end_to_end_id,
             line.remittance_info,
             line.counterparty,
         )
-        for line in inputs.lines
-    )
-    items = sorted(
+        for line in sorted(inputs.lines, key=BY_LINE_KEY)
+    ]
+    items = [
         (
-            str(item.item_id),
-            item.facts.kind.value,
-            item.amount_minor,
-            item.facts.clearing,
-            item.facts.occurred_at.isoformat(),
-            list(item.facts.references),
+            facts.item_id,
+            facts.kind,
+            facts.amount_minor,
+            facts.clearing,
+            facts.occurred_at,
+            facts.references,
         )
-        for item in inputs.items
-    )
+        for facts in sorted((item.facts for item in inputs.items), key=_item_order)
+    ]
     return _digest(
         {
             "bank_account": inputs.bank_account,
@@ -48,6 +56,11 @@ def inputs_sha256(inputs: DayInputs, rules_fingerprint: str) -> str:
             "matched_bank_references": sorted(inputs.matched_bank_references),
         }
     )
+
+
+def _item_order(facts: ItemFacts) -> int:
+    """A UUID's number orders as its canonical text does (fixed width, lower-case hex)."""
+    return facts.item_id.int
 
 
 JsonRecords = list[dict[str, Any]]

@@ -91,15 +91,38 @@ def taken_on(occurred_at: datetime, route: Route) -> date:
     return day + timedelta(days=1) if local.time() >= route.cut_off_local else day
 
 
+class Expectations:
+    """`expect` for the many items of one run: a route per kind of money and a due day per
+    taken day are worked out once, not once per item (a run expects a million)."""
+
+    def __init__(self, rules: MatchingRules, calendar: BankingCalendar) -> None:
+        self._rules = rules
+        self._calendar = calendar
+        self._routes: dict[tuple[str, str], Route | None] = {}
+        self._due: dict[tuple[date, int], date] = {}
+
+    def __call__(self, facts: ItemFacts) -> ExpectedItem | None:
+        """The item under these rules, or None when no route settles this kind of money."""
+        clearing = (facts.clearing_kind, facts.clearing_qualifier)
+        if clearing in self._routes:
+            route = self._routes[clearing]
+        else:
+            route = self._routes[clearing] = self._rules.route_for(*clearing)
+        if route is None:
+            return None
+        day = taken_on(facts.occurred_at, route)
+        due = self._due.get((day, route.lag_banking_days))
+        if due is None:
+            due = self._calendar.add_banking_days(day, route.lag_banking_days)
+            self._due[(day, route.lag_banking_days)] = due
+        return ExpectedItem(facts, route, day, due)
+
+
 def expect(
     facts: ItemFacts, rules: MatchingRules, calendar: BankingCalendar
 ) -> ExpectedItem | None:
     """The item under these rules, or None when no route settles this kind of money."""
-    route = rules.route_for(facts.clearing_kind, facts.clearing_qualifier)
-    if route is None:
-        return None
-    day = taken_on(facts.occurred_at, route)
-    return ExpectedItem(facts, route, day, calendar.add_banking_days(day, route.lag_banking_days))
+    return Expectations(rules, calendar)(facts)
 
 
 def _upper(*references: str | None) -> tuple[str, ...]:

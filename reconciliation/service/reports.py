@@ -3,7 +3,7 @@
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
-from reconciliation.domain.items import expect
+from reconciliation.domain.items import Expectations
 from reconciliation.domain.report import age_in_banking_days, ageing, expected_at_bank
 from reconciliation.service.context import Reconciler
 from schemas.api.reconciliation import (
@@ -24,10 +24,11 @@ async def day_report(reconciler: Reconciler, bank_account: str, day: date) -> Da
     rules = reconciler.rules_book.in_force_on(day)
     start = datetime.combine(day - timedelta(days=LOOKBACK_DAYS), time(0), BUSINESS_ZONE)
     end = datetime.combine(day + timedelta(days=1), time(0), BUSINESS_ZONE)
+    expectations = Expectations(rules, reconciler.calendar)
     items = [
         item
         for facts in await model.items_taken_between(start, end)
-        if (item := expect(facts, rules, reconciler.calendar)) is not None
+        if (item := expectations(facts)) is not None
     ]
     expected = expected_at_bank(items, bank_account, day)
     status, closed_by = await model.day_status(bank_account, day)

@@ -60,6 +60,7 @@ WHERE bank_account = $1 AND business_date = $2;
 SELECT file_id, line_count, position FROM recon_files WHERE content_sha256 = $1;
 
 -- name: open_lines_of_day
+-- Columns in BankLine's field order: read_model._line reads them by position.
 -- The account's lines booked on the day that no live match (as of $3) holds.
 SELECT l.line_key, l.bank_account, l.booking_date, l.amount_minor, l.direction,
        l.bank_reference, l.end_to_end_id, l.remittance_info, l.counterparty
@@ -72,6 +73,7 @@ WHERE l.bank_account = $1 AND l.booking_date = $2 AND l.position <= $3
 ORDER BY l.line_key;
 
 -- name: open_items_until
+-- Columns in ItemFacts' field order: read_model._item reads them by position.
 -- Items recorded by $2 and taken before $1 that no live match (as of $2) holds.
 SELECT i.item_id, i.kind, i.amount_minor, i.clearing_kind, i.clearing_qualifier,
        i.occurred_at, i.reference_codes
@@ -99,6 +101,7 @@ WHERE l.bank_account = $1 AND l.booking_date <> $2 AND l.bank_reference = ANY($3
   AND m.position <= $4 AND (m.undone_position IS NULL OR m.undone_position > $4);
 
 -- name: lines_by_key
+-- Columns in BankLine's field order: read_model._line reads them by position.
 SELECT l.line_key, l.bank_account, l.booking_date, l.amount_minor, l.direction,
        l.bank_reference, l.end_to_end_id, l.remittance_info, l.counterparty,
        EXISTS (SELECT 1 FROM recon_match_lines m
@@ -106,6 +109,7 @@ SELECT l.line_key, l.bank_account, l.booking_date, l.amount_minor, l.direction,
 FROM recon_lines l WHERE l.line_key = ANY($1::text[]);
 
 -- name: items_by_id
+-- Columns in ItemFacts' field order: read_model._item reads them by position.
 SELECT i.item_id, i.kind, i.amount_minor, i.clearing_kind, i.clearing_qualifier,
        i.occurred_at, i.reference_codes,
        EXISTS (SELECT 1 FROM recon_match_items m
@@ -168,6 +172,7 @@ SELECT decision_id, kind, amount_minor, reason, proposed_by, needs_approval, sta
 FROM recon_decisions WHERE bank_account = $1 AND business_date = $2 ORDER BY position;
 
 -- name: items_taken_between
+-- Columns in ItemFacts' field order: read_model._item reads them by position.
 SELECT item_id, kind, amount_minor, clearing_kind, clearing_qualifier, occurred_at,
        reference_codes
 FROM recon_items WHERE occurred_at >= $1 AND occurred_at < $2;

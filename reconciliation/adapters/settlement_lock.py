@@ -1,8 +1,8 @@
-"""The settlement lock (service/ports.py) as a PostgreSQL advisory lock, held by one pooled
-connection for the length of the use case. If the process dies, the session ends and PostgreSQL
-releases the lock. Pools do not reset released connections (events/pg_sessions.py), so the lock
-and its wait setting are undone here, and a connection whose clean-up fails is terminated
-rather than returned to the pool holding the lock."""
+"""The settlement lock (service/ports.py) as a PostgreSQL advisory lock per schema, held by
+one pooled connection for the length of the use case. If the process dies, the session ends and
+PostgreSQL releases the lock. Pools do not reset released connections (events/pg_sessions.py),
+so the lock and its wait setting are undone here, and a connection whose clean-up fails is
+terminated rather than returned to the pool holding the lock."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,7 +12,13 @@ import asyncpg
 from events.pg_sessions import terminated_on_error
 from reconciliation.domain.errors import SettlementBusyError
 
-SETTLEMENT_LOCK_KEY = 5_017_040_001  # one advisory lock key for the whole reconciliation
+# Two-key advisory lock (its own key space, apart from single-key locks): a fixed first key, and
+# the schema as the second, so stores sharing one server (tests, benchmarks) never share the
+# lock. coalesce: a search_path naming no existing schema still locks, never silently skips.
+SETTLEMENT_LOCK_SPACE = 501_704
+LOCK = "SELECT pg_advisory_lock($1, hashtext(coalesce(current_schema(), '')))"
+TRY_LOCK = "SELECT pg_try_advisory_lock($1, hashtext(coalesce(current_schema(), '')))"
+UNLOCK = "SELECT pg_advisory_unlock($1, hashtext(coalesce(current_schema(), '')))"
 LOCK_WAIT_MAX = "60s"  # longer than a 1,000,000-line match run takes here
 
 
@@ -30,7 +36,7 @@ class PostgresSettlementLock:
                     "SELECT set_config('lock_timeout', $1, false)", self._wait_max
                 )
                 try:
-                    await connection.execute("SELECT pg_advisory_lock($1)", SETTLEMENT_LOCK_KEY)
+                    await connection.execute(LOCK, SETTLEMENT_LOCK_SPACE)
                 except asyncpg.LockNotAvailableError:
                     busy = True
                 await connection.execute("RESET lock_timeout")
@@ -42,4 +48,4 @@ class PostgresSettlementLock:
                 yield
             finally:
                 with terminated_on_error(connection):
-                    await connection.execute("SELECT pg_advisory_unlock($1)", SETTLEMENT_LOCK_KEY)
+                    await connection.execute(UNLOCK, SETTLEMENT_LOCK_SPACE)

@@ -14,7 +14,13 @@ import pytest
 from entrypoints.bootstrap import create_pool
 from entrypoints.settings import Settings
 from events.pg_sessions import terminated_on_error
-from reconciliation.adapters.settlement_lock import SETTLEMENT_LOCK_KEY, PostgresSettlementLock
+from reconciliation.adapters.settlement_lock import (
+    LOCK,
+    SETTLEMENT_LOCK_SPACE,
+    TRY_LOCK,
+    UNLOCK,
+    PostgresSettlementLock,
+)
 from reconciliation.domain.errors import SettlementBusyError
 
 
@@ -30,13 +36,21 @@ async def one_connection_pool(
         await pool.close()
 
 
+async def session_in(settings: Settings, schema: str | None = None) -> asyncpg.Connection:
+    """A connection of its own, outside the pool, in the test's schema (or another one)."""
+    return await asyncpg.connect(
+        settings.database_dsn.get_secret_value(),
+        server_settings={"search_path": schema or settings.database_schema},
+    )
+
+
 async def lock_is_free(settings: Settings) -> bool:
     """Whether another session can take the settlement lock right now (then it lets it go)."""
-    other = await asyncpg.connect(settings.database_dsn.get_secret_value())
+    other = await session_in(settings)
     try:
-        taken = await other.fetchval("SELECT pg_try_advisory_lock($1)", SETTLEMENT_LOCK_KEY)
+        taken = await other.fetchval(TRY_LOCK, SETTLEMENT_LOCK_SPACE)
         if taken:
-            await other.execute("SELECT pg_advisory_unlock($1)", SETTLEMENT_LOCK_KEY)
+            await other.execute(UNLOCK, SETTLEMENT_LOCK_SPACE)
         return bool(taken)
     finally:
         await other.close()
@@ -89,9 +103,9 @@ async def test_the_settlement_lock_leaves_its_session_clean_however_the_holder_e
 async def test_a_busy_settlement_lock_gives_its_session_back_without_its_wait_setting(
     settings: Settings, one_connection_pool: asyncpg.Pool
 ) -> None:
-    other = await asyncpg.connect(settings.database_dsn.get_secret_value())
+    other = await session_in(settings)
     try:
-        await other.execute("SELECT pg_advisory_lock($1)", SETTLEMENT_LOCK_KEY)
+        await other.execute(LOCK, SETTLEMENT_LOCK_SPACE)
         pid, _, _ = await session_state(one_connection_pool)
         impatient = PostgresSettlementLock(one_connection_pool, wait_max="100ms")
         with pytest.raises(SettlementBusyError):
@@ -108,9 +122,28 @@ async def test_a_connection_whose_clean_up_fails_is_terminated_not_lent_again(
     pool = one_connection_pool
     async with pool.acquire() as connection:
         pid = await connection.fetchval("SELECT pg_backend_pid()")
-        await connection.execute("SELECT pg_advisory_lock($1)", SETTLEMENT_LOCK_KEY)
+        await connection.execute(LOCK, SETTLEMENT_LOCK_SPACE)
         with pytest.raises(asyncpg.PostgresError), terminated_on_error(connection):
             await connection.execute("SELECT pg_advisory_unlock($1::no_such_type)", 1)
     next_pid, lock_timeout, advisory = await session_state(pool)
     assert next_pid != pid
     assert (lock_timeout, advisory) == ("0", 0)
+
+
+async def test_stores_sharing_a_server_never_share_the_settlement_lock(
+    settings: Settings, one_connection_pool: asyncpg.Pool, database: asyncpg.Pool
+) -> None:
+    """Held in another schema, the lock does not keep this one's run waiting (before, one key
+    served the whole server: a benchmark's run made every test schema's runs wait)."""
+    neighbour = f"{settings.database_schema}_neighbour"
+    await database.execute(f'CREATE SCHEMA "{neighbour}"')
+    other = await session_in(settings, neighbour)
+    try:
+        await other.execute(LOCK, SETTLEMENT_LOCK_SPACE)
+        impatient = PostgresSettlementLock(one_connection_pool, wait_max="100ms")
+        async with impatient.held():  # busy would raise SettlementBusyError after 100 ms
+            assert not await lock_is_free(settings)  # held here, in this schema
+        assert await lock_is_free(settings)
+    finally:
+        await other.close()
+        await database.execute(f'DROP SCHEMA "{neighbour}"')

@@ -122,6 +122,52 @@ async def test_a_day_with_quirks_reconciles_to_exactly_its_exceptions(runtime: R
     assert late_items == 1
 
 
+async def test_past_runs_still_verify_after_a_match_they_relied_on_is_undone(
+    runtime: Runtime,
+) -> None:
+    """A run's inputs are read as of its position: a match undone later still held its line and
+    item then. The next day's run saw the item settled; undoing the match afterwards must not
+    change what that run is recomputed from, while today's read model shows both open again."""
+    rt = runtime
+    await simulate_payment_day(rt, 120)
+    reconciler = reconciler_for(rt)
+    items = await expected_items(rt, reconciler, SETTLEMENT_DAY)
+    bank = SimulatedBank(ACCOUNT, seed=5).day(SETTLEMENT_DAY, NEXT_DAY, items)
+    lan, minh = officer("lan"), officer("minh")
+    await imports.import_statement(reconciler, lan, upload(numbered(bank.lines), "u1"))
+    first = await runs.run_day(reconciler, lan, ACCOUNT, SETTLEMENT_DAY)
+    await imports.import_statement(reconciler, lan, upload(numbered(bank.late_lines), "u2"))
+    second = await runs.run_day(reconciler, lan, ACCOUNT, NEXT_DAY)
+
+    undone = await rt.pool.fetchrow(
+        "SELECT ml.line_key, mi.item_id FROM recon_matches m "
+        "JOIN recon_match_lines ml USING (match_key) JOIN recon_match_items mi USING (match_key) "
+        "WHERE m.business_date = $1 AND m.stage = 'exact_reference' ORDER BY ml.line_key LIMIT 1",
+        SETTLEMENT_DAY,
+    )  # fmt: skip
+    assert undone is not None
+    request = DecisionRequest(DecisionKind.UNMATCH, [undone["line_key"]], [], "wrong payer")
+    proposed = await decisions.propose(reconciler, lan, ACCOUNT, SETTLEMENT_DAY, request)
+    if proposed.status == "pending":
+        await decisions.approve(
+            reconciler, minh, ACCOUNT, SETTLEMENT_DAY, proposed.decision_id, "checked"
+        )
+
+    for run in (first, second):
+        check = await runs.verify_run(reconciler, run.run_id)
+        assert check.identical, check
+    head = await reconciler.read_model.catch_up()
+    open_now = await reconciler.read_model.open_lines(ACCOUNT, SETTLEMENT_DAY, head)
+    assert undone["line_key"] in {line.key for line in open_now}
+    open_items = await reconciler.read_model.open_items(runs.start_of_next_day(NEXT_DAY), head)
+    assert undone["item_id"] in {facts.item_id for facts in open_items}
+    settled = await reconciler.read_model.settled_references(
+        [reference for facts in open_items for reference in facts.references
+         if facts.item_id == undone["item_id"]], head,
+    )  # fmt: skip
+    assert settled == {}
+
+
 async def test_two_days_cannot_settle_the_same_payment_at_once(runtime: Runtime) -> None:
     """The day streams guard one day each; the settlement lock guards the payment across days.
     Two officers match one payment against lines of two different days, concurrently: exactly

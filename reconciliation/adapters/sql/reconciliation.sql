@@ -66,10 +66,12 @@ SELECT l.line_key, l.bank_account, l.booking_date, l.amount_minor, l.direction,
        l.bank_reference, l.end_to_end_id, l.remittance_info, l.counterparty
 FROM recon_lines l
 WHERE l.bank_account = $1 AND l.booking_date = $2 AND l.position <= $3
-  AND NOT EXISTS (
+  AND NOT EXISTS (  -- live now (each condition in its own EXISTS: see migration 0402)
       SELECT 1 FROM recon_match_lines m
-      WHERE m.line_key = l.line_key AND m.position <= $3
-        AND (m.undone_position IS NULL OR m.undone_position > $3))
+      WHERE m.line_key = l.line_key AND m.undone_position IS NULL AND m.position <= $3)
+  AND NOT EXISTS (  -- or undone only after $3
+      SELECT 1 FROM recon_match_lines m
+      WHERE m.line_key = l.line_key AND m.undone_position > $3 AND m.position <= $3)
 ORDER BY l.line_key;
 
 -- name: open_items_until
@@ -79,26 +81,32 @@ SELECT i.item_id, i.kind, i.amount_minor, i.clearing_kind, i.clearing_qualifier,
        i.occurred_at, i.reference_codes
 FROM recon_items i
 WHERE i.occurred_at < $1 AND i.position <= $2
-  AND NOT EXISTS (
+  AND NOT EXISTS (  -- live now (each condition in its own EXISTS: see migration 0402)
       SELECT 1 FROM recon_match_items m
-      WHERE m.item_id = i.item_id AND m.position <= $2
-        AND (m.undone_position IS NULL OR m.undone_position > $2));
+      WHERE m.item_id = i.item_id AND m.undone_position IS NULL AND m.position <= $2)
+  AND NOT EXISTS (  -- or undone only after $2
+      SELECT 1 FROM recon_match_items m
+      WHERE m.item_id = i.item_id AND m.undone_position > $2 AND m.position <= $2);
 
 -- name: settled_references
 SELECT DISTINCT ON (r.reference) r.reference, r.item_id
 FROM recon_item_references r
-JOIN recon_match_items m ON m.item_id = r.item_id
-WHERE r.reference = ANY($1::text[]) AND m.position <= $2
-  AND (m.undone_position IS NULL OR m.undone_position > $2)
+WHERE r.reference = ANY($1::text[])
+  AND (EXISTS (SELECT 1 FROM recon_match_items m  -- see open_items_until
+               WHERE m.item_id = r.item_id AND m.undone_position IS NULL AND m.position <= $2)
+       OR EXISTS (SELECT 1 FROM recon_match_items m
+                  WHERE m.item_id = r.item_id AND m.undone_position > $2 AND m.position <= $2))
 ORDER BY r.reference, r.item_id;
 
 -- name: matched_bank_references
 -- Bank references of this account's lines from other days that a live match holds.
 SELECT DISTINCT l.bank_reference
 FROM recon_lines l
-JOIN recon_match_lines m ON m.line_key = l.line_key
 WHERE l.bank_account = $1 AND l.booking_date <> $2 AND l.bank_reference = ANY($3::text[])
-  AND m.position <= $4 AND (m.undone_position IS NULL OR m.undone_position > $4);
+  AND (EXISTS (SELECT 1 FROM recon_match_lines m  -- see open_lines_of_day
+               WHERE m.line_key = l.line_key AND m.undone_position IS NULL AND m.position <= $4)
+       OR EXISTS (SELECT 1 FROM recon_match_lines m
+                  WHERE m.line_key = l.line_key AND m.undone_position > $4 AND m.position <= $4));
 
 -- name: lines_by_key
 -- Columns in BankLine's field order: read_model._line reads them by position.

@@ -12,6 +12,7 @@ from payments.simulation import Simulation
 from reconciliation.domain.items import ExpectedItem, expect, item_facts
 from reconciliation.service.context import Actor, Reconciler
 from reconciliation.service.imports import StatementUpload
+from reconciliation.simulation import BankDay, SimulatedBank
 from schemas.events.reconciliation_v1 import SettlementLine, StatementFormat
 
 PAYMENT_DAY = date(2026, 11, 24)  # a Tuesday
@@ -53,3 +54,13 @@ def upload(lines: list[SettlementLine], name: str) -> StatementUpload:
 
 def officer(name: str) -> Actor:
     return Actor(f"finance:{name}", uuid.uuid4())
+
+
+async def simulated_settlement(
+    rt: Runtime, reconciler: Reconciler, dossiers: int, bank_seed: int
+) -> BankDay:
+    """A simulated payment day in the store, and the bank's lines for it on the settlement day
+    (with the simulation's default quirks)."""
+    await simulate_payment_day(rt, dossiers)
+    items = await expected_items(rt, reconciler, SETTLEMENT_DAY)
+    return SimulatedBank(ACCOUNT, seed=bank_seed).day(SETTLEMENT_DAY, NEXT_DAY, items)

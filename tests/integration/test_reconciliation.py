@@ -18,7 +18,7 @@ from reconciliation.domain.errors import (
 )
 from reconciliation.service import decisions, imports, runs
 from reconciliation.service.decisions import DecisionRequest
-from reconciliation.simulation import SimulatedBank, numbered
+from reconciliation.simulation import numbered
 from schemas.api.reconciliation import DecisionResponse
 from schemas.events.reconciliation_v1 import (
     DecisionKind,
@@ -34,6 +34,7 @@ from tests.integration.recon_harness import (
     officer,
     reconciler_for,
     simulate_payment_day,
+    simulated_settlement,
     upload,
 )
 
@@ -51,10 +52,8 @@ async def open_exceptions(rt: Runtime, day: object) -> dict[str, list[str]]:
 
 async def test_a_day_with_quirks_reconciles_to_exactly_its_exceptions(runtime: Runtime) -> None:
     rt = runtime
-    await simulate_payment_day(rt, 240)
     reconciler = reconciler_for(rt)
-    items = await expected_items(rt, reconciler, SETTLEMENT_DAY)
-    bank = SimulatedBank(ACCOUNT, seed=3).day(SETTLEMENT_DAY, NEXT_DAY, items)
+    bank = await simulated_settlement(rt, reconciler, 240, bank_seed=3)
     lan, minh = officer("lan"), officer("minh")
 
     imported = await imports.import_statement(reconciler, lan, upload(numbered(bank.lines), "d1"))
@@ -129,10 +128,8 @@ async def test_past_runs_still_verify_after_a_match_they_relied_on_is_undone(
     item then. The next day's run saw the item settled; undoing the match afterwards must not
     change what that run is recomputed from, while today's read model shows both open again."""
     rt = runtime
-    await simulate_payment_day(rt, 120)
     reconciler = reconciler_for(rt)
-    items = await expected_items(rt, reconciler, SETTLEMENT_DAY)
-    bank = SimulatedBank(ACCOUNT, seed=5).day(SETTLEMENT_DAY, NEXT_DAY, items)
+    bank = await simulated_settlement(rt, reconciler, 120, bank_seed=5)
     lan, minh = officer("lan"), officer("minh")
     await imports.import_statement(reconciler, lan, upload(numbered(bank.lines), "u1"))
     first = await runs.run_day(reconciler, lan, ACCOUNT, SETTLEMENT_DAY)

@@ -11,15 +11,14 @@ import pytest
 
 from entrypoints.settings import Settings
 from reconciliation.adapters.statement_writers import camt053
-from reconciliation.simulation import SimulatedBank, numbered
+from reconciliation.simulation import numbered
 from schemas.api.auth import Role
 from tests.integration.api_harness import Harness, running_api
 from tests.integration.recon_harness import (
     ACCOUNT,
-    NEXT_DAY,
     SETTLEMENT_DAY,
-    expected_items,
     simulate_payment_day,
+    simulated_settlement,
 )
 
 DAY_PATH = f"/reconciliation/days/{ACCOUNT}/{SETTLEMENT_DAY}"
@@ -45,10 +44,8 @@ async def upload(h: Harness, content: bytes, name: str) -> Any:
 async def test_finance_reconciles_a_day_over_http(harness: Harness) -> None:
     h = harness
     rt = h.api_app.state.runtime
-    await simulate_payment_day(rt, 150)
     reconciler = h.api_app.state.reconciliation.reconciler
-    items = await expected_items(rt, reconciler, SETTLEMENT_DAY)
-    bank = SimulatedBank(ACCOUNT, seed=9).day(SETTLEMENT_DAY, NEXT_DAY, items)
+    bank = await simulated_settlement(rt, reconciler, 150, bank_seed=9)
     content = camt053(numbered(bank.lines), "STMT20261125", SETTLEMENT_DAY)
 
     broken = content.replace(b'<Amt Ccy="VND">', b'<Amt Ccy="USD">', 1)

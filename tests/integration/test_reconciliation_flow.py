@@ -31,16 +31,14 @@ from reconciliation.adapters.statements.csv_mapping import load_csv_mappings
 from reconciliation.adapters.uploads import import_file
 from reconciliation.service import decisions, runs
 from reconciliation.service.decisions import DecisionRequest
-from reconciliation.simulation import SimulatedBank, numbered
+from reconciliation.simulation import numbered
 from schemas.events.reconciliation_v1 import DecisionKind, ExceptionKind, StatementFormat
 from tests.integration.recon_harness import (
     ACCOUNT,
-    NEXT_DAY,
     SETTLEMENT_DAY,
-    expected_items,
     officer,
     reconciler_for,
-    simulate_payment_day,
+    simulated_settlement,
 )
 from tests.integration.test_reconciliation import open_exceptions
 from tests.integration.test_streaming import (
@@ -59,10 +57,8 @@ async def test_statement_files_reconcile_and_post_settlements_to_the_ledger(
     workers: Workers,  # noqa: F811
 ) -> None:
     rt = runtime
-    await simulate_payment_day(rt, 300)
     reconciler = reconciler_for(rt)
-    items = await expected_items(rt, reconciler, SETTLEMENT_DAY)
-    bank = SimulatedBank(ACCOUNT, seed=21).day(SETTLEMENT_DAY, NEXT_DAY, items)
+    bank = await simulated_settlement(rt, reconciler, 300, bank_seed=21)
     lumps = [
         line for line in bank.lines if line.remittance_info and " TT NGAY " in line.remittance_info
     ]

@@ -13,7 +13,7 @@ from reconciliation.adapters.report_rendering import report_html
 from reconciliation.adapters.statement_writers import camt053, generic_csv, mt940
 from reconciliation.adapters.statements.csv_mapping import load_csv_mappings
 from reconciliation.adapters.uploads import import_file
-from reconciliation.domain.items import expect
+from reconciliation.domain.items import Expectations
 from reconciliation.service import reports, runs
 from reconciliation.service.context import Actor
 from reconciliation.service.runs import start_of_next_day
@@ -57,7 +57,8 @@ async def reconcile_next_day(
     # run on the same day gets a statement of its own payments, not the first run's again).
     as_of = await reconciler.read_model.catch_up()
     facts = await reconciler.read_model.open_items(start_of_next_day(payment_day.date()), as_of)
-    items = [item for f in facts if (item := expect(f, rules, calendar)) is not None]
+    expectations = Expectations(rules, calendar)
+    items = [item for f in facts if (item := expectations(f)) is not None]
     bank_day = SimulatedBank(account, seed).day(day, following, items)
     lines = numbered(bank_day.lines)
     files = write_bank_files(output, lines, account, day)

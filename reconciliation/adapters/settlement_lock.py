@@ -12,13 +12,13 @@ import asyncpg
 from events.pg_sessions import terminated_on_error
 from reconciliation.domain.errors import SettlementBusyError
 
-# Two-key advisory lock (its own key space, apart from single-key locks): a fixed first key, and
-# the schema as the second, so stores sharing one server (tests, benchmarks) never share the
-# lock. coalesce: a search_path naming no existing schema still locks, never silently skips.
-SETTLEMENT_LOCK_SPACE = 501_704
-LOCK = "SELECT pg_advisory_lock($1, hashtext(coalesce(current_schema(), '')))"
-TRY_LOCK = "SELECT pg_try_advisory_lock($1, hashtext(coalesce(current_schema(), '')))"
-UNLOCK = "SELECT pg_advisory_unlock($1, hashtext(coalesce(current_schema(), '')))"
+# The key names the schema, as the relay's does (events/kafka/sql/relay.sql): stores sharing one
+# server (tests, benchmarks) never share the lock. coalesce: a search_path naming no existing
+# schema still locks (hashtext(NULL) would make the call lock nothing and say so with NULL).
+_KEY = "hashtext('settlement:' || coalesce(current_schema(), ''))"
+LOCK = f"SELECT pg_advisory_lock({_KEY})"
+TRY_LOCK = f"SELECT pg_try_advisory_lock({_KEY})"
+UNLOCK = f"SELECT pg_advisory_unlock({_KEY})"
 LOCK_WAIT_MAX = "60s"  # longer than a 1,000,000-line match run takes here
 
 
@@ -36,7 +36,7 @@ class PostgresSettlementLock:
                     "SELECT set_config('lock_timeout', $1, false)", self._wait_max
                 )
                 try:
-                    await connection.execute(LOCK, SETTLEMENT_LOCK_SPACE)
+                    await connection.execute(LOCK)
                 except asyncpg.LockNotAvailableError:
                     busy = True
                 await connection.execute("RESET lock_timeout")
@@ -48,4 +48,4 @@ class PostgresSettlementLock:
                 yield
             finally:
                 with terminated_on_error(connection):
-                    await connection.execute(UNLOCK, SETTLEMENT_LOCK_SPACE)
+                    await connection.execute(UNLOCK)

@@ -16,7 +16,6 @@ from entrypoints.settings import Settings
 from events.pg_sessions import terminated_on_error
 from reconciliation.adapters.settlement_lock import (
     LOCK,
-    SETTLEMENT_LOCK_SPACE,
     TRY_LOCK,
     UNLOCK,
     PostgresSettlementLock,
@@ -48,9 +47,9 @@ async def lock_is_free(settings: Settings) -> bool:
     """Whether another session can take the settlement lock right now (then it lets it go)."""
     other = await session_in(settings)
     try:
-        taken = await other.fetchval(TRY_LOCK, SETTLEMENT_LOCK_SPACE)
+        taken = await other.fetchval(TRY_LOCK)
         if taken:
-            await other.execute(UNLOCK, SETTLEMENT_LOCK_SPACE)
+            await other.execute(UNLOCK)
         return bool(taken)
     finally:
         await other.close()
@@ -105,7 +104,7 @@ async def test_a_busy_settlement_lock_gives_its_session_back_without_its_wait_se
 ) -> None:
     other = await session_in(settings)
     try:
-        await other.execute(LOCK, SETTLEMENT_LOCK_SPACE)
+        await other.execute(LOCK)
         pid, _, _ = await session_state(one_connection_pool)
         impatient = PostgresSettlementLock(one_connection_pool, wait_max="100ms")
         with pytest.raises(SettlementBusyError):
@@ -122,7 +121,7 @@ async def test_a_connection_whose_clean_up_fails_is_terminated_not_lent_again(
     pool = one_connection_pool
     async with pool.acquire() as connection:
         pid = await connection.fetchval("SELECT pg_backend_pid()")
-        await connection.execute(LOCK, SETTLEMENT_LOCK_SPACE)
+        await connection.execute(LOCK)
         with pytest.raises(asyncpg.PostgresError), terminated_on_error(connection):
             await connection.execute("SELECT pg_advisory_unlock($1::no_such_type)", 1)
     next_pid, lock_timeout, advisory = await session_state(pool)
@@ -139,7 +138,7 @@ async def test_stores_sharing_a_server_never_share_the_settlement_lock(
     await database.execute(f'CREATE SCHEMA "{neighbour}"')
     other = await session_in(settings, neighbour)
     try:
-        await other.execute(LOCK, SETTLEMENT_LOCK_SPACE)
+        await other.execute(LOCK)
         impatient = PostgresSettlementLock(one_connection_pool, wait_max="100ms")
         async with impatient.held():  # busy would raise SettlementBusyError after 100 ms
             assert not await lock_is_free(settings)  # held here, in this schema

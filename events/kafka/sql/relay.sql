@@ -18,8 +18,8 @@ SET last_position = $3, updated_at = now()
 WHERE relay_name = $1 AND last_position = $2;
 
 -- name: try_lead
--- Advisory locks are server-wide: the key names the schema too, so the relays of two stores on
--- one server (tests run one per schema) never wait for each other.
+-- Advisory locks are server-wide: the key names the schema too (as the settlement lock's does),
+-- so the relays of two stores on one server (tests run one per schema) never wait for each other.
 SELECT pg_try_advisory_lock(hashtext('outbox-relay:' || current_schema() || ':' || $1)) AS leading;
 
 -- name: resign

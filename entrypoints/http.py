@@ -13,9 +13,10 @@ from datetime import timedelta
 import asyncpg
 import httpx
 import structlog
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from entrypoints.audit_http import build_router as audit_router
 from entrypoints.auth import TokenService, authenticator
@@ -50,6 +51,11 @@ from schemas.api.auth import Principal, Role
 
 log = structlog.get_logger("http")
 GATEWAY_HTTP_TIMEOUT_S = 10.0
+# Request bodies larger than this are refused with 413 as they are read (the statement upload has
+# its own cap). FastAPI reads a route's body before it checks the bearer token, and uvicorn has no
+# limit of its own: without one, anybody could make the API buffer a body of any size.
+REQUEST_BODY_BYTES_MAX = 1024 * 1024
+HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
 SWEEPER = Principal(subject="expiry-sweeper", role=Role.SYSTEM)
 
 
@@ -128,6 +134,7 @@ def create_app(
         description="Pay administrative-procedure fees online or at the counter; receipts and "
         "refunds. Every change is an event in a tamper-evident store.",
         lifespan=lifespan,
+        max_body_size=REQUEST_BODY_BYTES_MAX,
     )
     authenticate = authenticator(tokens)
 
@@ -225,9 +232,12 @@ def _problem_handlers(app: FastAPI) -> None:
             field=first["field"], errors=problems,
         )  # fmt: skip
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, error: HTTPException) -> JSONResponse:
-        response = _problem(error.status_code, "request refused", str(error.detail), "http_error")
+    # Starlette's own class: FastAPI's HTTPException, and what Starlette raises itself (404, 405,
+    # 413 for a body over its cap), all answer as problem documents.
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_ERROR_CODES.get(error.status_code, "http_error")
+        response = _problem(error.status_code, "request refused", str(error.detail), code)
         for name, value in (error.headers or {}).items():
             response.headers[name] = value
         return response

@@ -73,6 +73,7 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
         "/imports",
         status_code=201,
         response_model=ImportResponse,
+        max_body_size=STATEMENT_BYTES_MAX,
         openapi_extra={
             "requestBody": {
                 "required": True,

@@ -9,7 +9,13 @@ import asyncpg
 from events.projection import CatchUpProjector
 from reconciliation.adapters.projection import PROJECTION_NAME, SQL
 from reconciliation.domain.items import BankLine, ItemFacts, ItemKind
-from reconciliation.service.ports import DayCounts, ImportedFile, ItemState, LineState
+from reconciliation.service.ports import (
+    DayCounts,
+    ImportedFile,
+    ItemState,
+    LineState,
+    LiveMatch,
+)
 from schemas.api.reconciliation import RunView, StageTotals
 from schemas.events.reconciliation_v1 import Direction, Match, ReconciliationException
 
@@ -71,12 +77,12 @@ class PostgresReadModel:
         return {row["reference"]: row["item_id"] for row in rows}
 
     async def matched_bank_references(
-        self, bank_account: str, day: date, references: Sequence[str], as_of: int
+        self, bank_account: str, references: Sequence[str], as_of: int
     ) -> frozenset[str]:
         if not references:
             return frozenset()
         rows = await self._pool.fetch(
-            SQL["matched_bank_references"], bank_account, day, list(references), as_of
+            SQL["matched_bank_references"], bank_account, list(references), as_of
         )
         return frozenset(row["bank_reference"] for row in rows)
 
@@ -88,14 +94,14 @@ class PostgresReadModel:
         rows = await self._pool.fetch(SQL["items_by_id"], list(item_ids))
         return [ItemState(_item(row), row["settled"]) for row in rows]
 
-    async def live_match_of_line(self, line_key: str) -> Match | None:
+    async def live_match_of_line(self, line_key: str) -> LiveMatch | None:
         row = await self._pool.fetchrow(SQL["live_match_of_line"], line_key)
         if row is None:
             return None
         fields = dict(row)
         fields.pop("match_key")
-        fields.pop("business_date")
-        return Match.model_validate(fields)
+        business_date = fields.pop("business_date")
+        return LiveMatch(business_date, Match.model_validate(fields))
 
     async def day_counts(self, bank_account: str, day: date) -> DayCounts:
         row = await self._pool.fetchrow(SQL["day_line_counts"], bank_account, day)

@@ -100,10 +100,24 @@ def _effect(state: Day, proposal: DecisionProposed) -> EventPayload:
     )
 
 
+def decision_amount(match: Match) -> int:
+    """What a decision moves: the larger of what its bank lines and its items are worth (a
+    match short of its items settles all of them, the gap booked as fees)."""
+    return max(match.gross_minor, match.net_minor)
+
+
+def needs_second_officer(
+    match: Match, approval_limit_minor: int, fees_explained_minor: int
+) -> bool:
+    """Above the approval limit, or short of its items by more than their route's fees explain
+    (else a small line could settle a large payment, the gap booked as a gateway fee)."""
+    return decision_amount(match) > approval_limit_minor or match.fee_minor > fees_explained_minor
+
+
 def decide_proposal(
-    state: Day, proposal: DecisionProposed, approval_limit_minor: int
+    state: Day, proposal: DecisionProposed, approval_limit_minor: int, fees_explained_minor: int
 ) -> list[EventPayload]:
-    """A decision above the limit waits for a second officer; below it, it takes effect now."""
+    """A decision that `needs_second_officer` waits for one; any other takes effect now."""
     ensure_open(state, f"record a {proposal.kind.value} decision")
     expected_stage = MANUAL_STAGES.get(proposal.kind)
     if expected_stage is not None and proposal.match.stage is not expected_stage:
@@ -112,8 +126,11 @@ def decide_proposal(
         )
     if proposal.decision_id in state.pending or proposal.decision_id in state.decided:
         raise DecisionStateError(f"decision {proposal.decision_id} already exists")
-    if proposal.needs_approval != (proposal.amount_minor > approval_limit_minor):
-        raise ReconciliationError("needs_approval must say whether the amount is above the limit")
+    if proposal.amount_minor != decision_amount(proposal.match):
+        raise ReconciliationError("amount_minor must be the larger of the lines' and items' totals")
+    wanted = needs_second_officer(proposal.match, approval_limit_minor, fees_explained_minor)
+    if proposal.needs_approval != wanted:
+        raise ReconciliationError("needs_approval must say whether a second officer must decide")
     if proposal.needs_approval:
         return [proposal]
     return [proposal, _effect(state, proposal)]

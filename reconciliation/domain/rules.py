@@ -45,6 +45,10 @@ class Route(BaseModel):
             self.fee_fixed_minor
         )
 
+    def fees_explained(self, gross_amounts: Sequence[int]) -> int:
+        """The most the bank may credit short of these items and the gap still be its fees."""
+        return sum(self.fee_for(gross) for gross in gross_amounts) + self.fee_tolerance_minor
+
 
 class MatchingRules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -34,7 +34,7 @@ class DecisionRequest:
     reason: str
 
 
-def _check_lines(states: list[LineState], keys: list[str], bank_account: str) -> None:
+def _check_lines(states: list[LineState], keys: list[str], bank_account: str, day: date) -> None:
     found = {state.line.key: state for state in states}
     for key in keys:
         state = found.get(key)
@@ -44,6 +44,10 @@ def _check_lines(states: list[LineState], keys: list[str], bank_account: str) ->
             raise ItemNotOpenError(f"bank line {key} is already matched or written off")
         if state.line.bank_account != bank_account:
             raise ReconciliationError(f"bank line {key} belongs to {state.line.bank_account}")
+        if state.line.booking_date != day:  # another day's lines change only on that day
+            raise ReconciliationError(
+                f"bank line {key} is booked on {state.line.booking_date}: decide it on that day"
+            )
 
 
 def _check_items(states: list[ItemState], item_ids: list[UUID], direction: Direction) -> None:
@@ -58,15 +62,43 @@ def _check_items(states: list[ItemState], item_ids: list[UUID], direction: Direc
             raise ReconciliationError(f"{item_id} cannot settle a {direction.value} line")
 
 
-async def _match_for(reconciler: Reconciler, bank_account: str, request: DecisionRequest) -> Match:
+def _check_distinct(request: DecisionRequest) -> None:
+    """A key named twice would be recorded, then refused by the read model's unique indexes on
+    every catch-up after: refused here instead."""
+    if len(set(request.line_keys)) != len(request.line_keys):
+        raise ReconciliationError("a bank line is named twice", field="line_keys")
+    if len(set(request.item_ids)) != len(request.item_ids):
+        raise ReconciliationError("a payment or refund is named twice", field="item_ids")
+
+
+@dataclass(frozen=True)
+class _Decided:
+    match: Match
+    fees_explained_minor: int  # how far short of its items the match may be without a checker
+
+
+async def _live_match(reconciler: Reconciler, bank_account: str, day: date, line_key: str) -> Match:
+    live = await reconciler.read_model.live_match_of_line(line_key)
+    if live is None or live.match.bank_account != bank_account:
+        raise ItemNotOpenError(f"line {line_key} is in no live match to undo")
+    if live.business_date != day:
+        raise ReconciliationError(
+            f"line {line_key} was matched on {live.business_date}: undo it on that day"
+        )
+    return live.match
+
+
+async def _decided(
+    reconciler: Reconciler, bank_account: str, day: date, request: DecisionRequest
+) -> _Decided:
+    """The match a decision records, checked against the read model as it stands."""
+    _check_distinct(request)
     model = reconciler.read_model
     if request.kind is DecisionKind.UNMATCH:
-        live = await model.live_match_of_line(request.line_keys[0])
-        if live is None or live.bank_account != bank_account:
-            raise ItemNotOpenError(f"line {request.line_keys[0]} is in no live match to undo")
-        return live
+        live = await _live_match(reconciler, bank_account, day, request.line_keys[0])
+        return _Decided(live, fees_explained_minor=live.fee_minor)  # undoing asks no fee
     lines = await model.lines(request.line_keys)
-    _check_lines(lines, request.line_keys, bank_account)
+    _check_lines(lines, request.line_keys, bank_account, day)
     directions = {state.line.direction for state in lines}
     if len(directions) != 1:
         raise ReconciliationError("a decision cannot mix credit and debit lines")
@@ -82,7 +114,7 @@ async def _match_for(reconciler: Reconciler, bank_account: str, request: Decisio
     if request.kind is DecisionKind.WRITE_OFF:
         if request.item_ids:
             raise ReconciliationError("a write-off names bank lines only")
-        return Match(
+        match = Match(
             stage=MatchStage.WRITE_OFF,
             item_ids=[],
             clearing=WRITE_OFF_CLEARING,
@@ -90,11 +122,14 @@ async def _match_for(reconciler: Reconciler, bank_account: str, request: Decisio
             fee_minor=0,
             **common,
         )
+        return _Decided(match, fees_explained_minor=0)
     items = await model.items(request.item_ids)
     _check_items(items, request.item_ids, direction)
-    clearings = {state.facts.clearing for state in items}
+    clearings = {(state.facts.clearing_kind, state.facts.clearing_qualifier) for state in items}
     if len(clearings) != 1:
-        raise ReconciliationError(f"the items settle through {sorted(clearings)}; one at a time")
+        named = sorted(f"{kind}:{qualifier}" for kind, qualifier in clearings)
+        raise ReconciliationError(f"the items settle through {named}; one at a time")
+    clearing = clearings.pop()
     gross = sum(state.facts.amount_minor for state in items)
     if net > gross or (direction is Direction.DEBIT and net != gross):
         raise ReconciliationError(
@@ -102,14 +137,17 @@ async def _match_for(reconciler: Reconciler, bank_account: str, request: Decisio
             lines_minor=net,
             items_minor=gross,
         )
-    return Match(
+    match = Match(
         stage=MatchStage.MANUAL,
         item_ids=sorted(request.item_ids),
-        clearing=clearings.pop(),
+        clearing=f"{clearing[0]}:{clearing[1]}",
         gross_minor=gross,
         fee_minor=gross - net,
         **common,
     )
+    route = reconciler.rules_book.in_force_on(day).route_for(*clearing)
+    explained = 0 if route is None else route.fees_explained([s.facts.amount_minor for s in items])
+    return _Decided(match, fees_explained_minor=explained)
 
 
 async def propose(
@@ -122,24 +160,25 @@ async def propose(
     async with reconciler.settlement_lock.held():  # checked open and settled in one go
         await reconciler.read_model.catch_up()
         state, version = await load_day(reconciler, bank_account, day)
-        match = await _match_for(reconciler, bank_account, request)
+        decided = await _decided(reconciler, bank_account, day, request)
         limit = reconciler.rules_book.in_force_on(day).approval_limit_minor
+        match, explained = decided.match, decided.fees_explained_minor
         proposal = DecisionProposed(
             decision_id=reconciler.ids.next(),
             bank_account=bank_account,
             business_date=day,
             kind=request.kind,
-            amount_minor=match.net_minor,
+            amount_minor=day_rules.decision_amount(match),
             match=match,
             reason=request.reason,
             proposed_by=actor.officer,
-            needs_approval=match.net_minor > limit,
+            needs_approval=day_rules.needs_second_officer(match, limit, explained),
         )
-        events = day_rules.decide_proposal(state, proposal, limit)
+        events = day_rules.decide_proposal(state, proposal, limit, explained)
         await append_to_day(reconciler, actor, state, version, events)
     status = "pending" if proposal.needs_approval else "applied"
     return DecisionResponse(
-        decision_id=proposal.decision_id, status=status, amount_minor=match.net_minor
+        decision_id=proposal.decision_id, status=status, amount_minor=proposal.amount_minor
     )
 
 
@@ -156,11 +195,17 @@ async def approve(
         state, version = await load_day(reconciler, bank_account, day)
         events = day_rules.decide_approval(state, decision_id, actor.officer, reason)
         proposal = state.pending[decision_id]
-        if proposal.kind is not DecisionKind.UNMATCH:  # still open, after the time it waited?
+        # Still what was proposed, after the time it waited? Its lines and items still open, or
+        # for an unmatch, the very match still live (not undone, nor matched anew, since).
+        if proposal.kind is DecisionKind.UNMATCH:
+            live = await _live_match(reconciler, bank_account, day, proposal.match.line_keys[0])
+            if live != proposal.match:
+                raise ItemNotOpenError("the match this decision would undo is no longer live")
+        else:
             request = DecisionRequest(
                 proposal.kind, proposal.match.line_keys, proposal.match.item_ids, proposal.reason
             )
-            await _match_for(reconciler, bank_account, request)
+            await _decided(reconciler, bank_account, day, request)
         await append_to_day(reconciler, actor, state, version, events)
     return DecisionResponse(
         decision_id=decision_id, status="applied", amount_minor=proposal.amount_minor

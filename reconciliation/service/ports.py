@@ -32,6 +32,12 @@ class ItemState:
 
 
 @dataclass(frozen=True)
+class LiveMatch:
+    business_date: date  # the day whose stream recorded it
+    match: Match
+
+
+@dataclass(frozen=True)
 class DayCounts:
     line_count: int
     settled_count: int
@@ -66,14 +72,14 @@ class ReadModel(Protocol):
     ) -> dict[str, UUID]: ...
 
     async def matched_bank_references(
-        self, bank_account: str, day: date, references: Sequence[str], as_of: int
+        self, bank_account: str, references: Sequence[str], as_of: int
     ) -> frozenset[str]: ...
 
     async def lines(self, line_keys: Sequence[str]) -> list[LineState]: ...
 
     async def items(self, item_ids: Sequence[UUID]) -> list[ItemState]: ...
 
-    async def live_match_of_line(self, line_key: str) -> Match | None: ...
+    async def live_match_of_line(self, line_key: str) -> LiveMatch | None: ...
 
     async def day_counts(self, bank_account: str, day: date) -> DayCounts: ...
 

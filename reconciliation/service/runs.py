@@ -74,7 +74,7 @@ async def gather_inputs(
         named.update(hit.code for hit in codes_in_note(line.remittance_info))
     settled = await model.settled_references(sorted(named - open_references), as_of)
     bank_references = sorted({line.bank_reference for line in lines})
-    matched = await model.matched_bank_references(bank_account, day, bank_references, as_of)
+    matched = await model.matched_bank_references(bank_account, bank_references, as_of)
     return DayInputs(bank_account, day, lines, items, settled, matched)
 
 

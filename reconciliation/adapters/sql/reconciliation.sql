@@ -99,14 +99,15 @@ WHERE r.reference = ANY($1::text[])
 ORDER BY r.reference, r.item_id;
 
 -- name: matched_bank_references
--- Bank references of this account's lines from other days that a live match holds.
+-- Bank references of this account's lines, of any day, the same day included (a statement
+-- imported again in another format), that a live match holds as of $3.
 SELECT DISTINCT l.bank_reference
 FROM recon_lines l
-WHERE l.bank_account = $1 AND l.booking_date <> $2 AND l.bank_reference = ANY($3::text[])
+WHERE l.bank_account = $1 AND l.bank_reference = ANY($2::text[])
   AND (EXISTS (SELECT 1 FROM recon_match_lines m  -- see open_lines_of_day
-               WHERE m.line_key = l.line_key AND m.undone_position IS NULL AND m.position <= $4)
+               WHERE m.line_key = l.line_key AND m.undone_position IS NULL AND m.position <= $3)
        OR EXISTS (SELECT 1 FROM recon_match_lines m
-                  WHERE m.line_key = l.line_key AND m.undone_position > $4 AND m.position <= $4));
+                  WHERE m.line_key = l.line_key AND m.undone_position > $3 AND m.position <= $3));
 
 -- name: lines_by_key
 -- Columns in BankLine's field order: read_model._line reads them by position.

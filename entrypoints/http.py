@@ -255,12 +255,18 @@ def _problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(asyncpg.DataError)
     async def bad_data(request: Request, error: asyncpg.DataError) -> JSONResponse:
         # A safety net: input validation should have refused this before the database did.
+        # The database's own words stay in the log: they describe its tables, not the request.
         log.warning("http.database_refused_input", path=request.url.path, error=str(error))
-        return _problem(422, "invalid request", str(error), "invalid_input")
+        return _problem(
+            422, "invalid request", "a value of this request is out of range", "invalid_input"
+        )
 
     @app.exception_handler(GatewayError)
-    async def gateway_error(_: Request, error: GatewayError) -> JSONResponse:
-        return _problem(502, "gateway unavailable", str(error), "gateway_error")
+    async def gateway_error(request: Request, error: GatewayError) -> JSONResponse:
+        # The gateway's address and its raw answer stay in the log, not in the response.
+        log.warning("http.gateway_error", path=request.url.path, error=str(error))
+        detail = "the payment gateway did not answer as expected; try again later"
+        return _problem(502, "gateway unavailable", detail, "gateway_error")
 
 
 def app_from_environment() -> FastAPI:

@@ -11,7 +11,13 @@ from uuid import UUID
 
 from payments.domain.errors import InvalidTransitionError, PaymentsDomainError
 from payments.domain.fee_schedule import FeeSchedule, UnitDirectory
-from payments.domain.payment import HOLDS_MONEY, Payment, decide_refund_proposal
+from payments.domain.payment import (
+    CANCELLABLE,
+    HOLDS_MONEY,
+    Payment,
+    decide_cancel,
+    decide_refund_proposal,
+)
 from schemas.envelope import EventPayload
 from schemas.events.payments_v1 import (
     Channel,
@@ -159,13 +165,24 @@ def decide_closing(
         if rejected_by
         else DossierWithdrawn(dossier_id=dossier.dossier_id, reason=reason)
     )
+    closed_because = f"dossier {'rejected' if rejected_by else 'withdrawn'}: {reason}"[:500]
     payment_events: list[EventPayload] = []
-    if payment is not None and payment.status in HOLDS_MONEY and payment.refundable_minor > 0:
-        payment_events = decide_refund_proposal(
-            payment,
-            proposal_id=proposal_id,
-            amount_minor=payment.refundable_minor - sum(payment.open_proposals.values()),
-            source=RefundSource.DOSSIER_REJECTED if rejected_by else RefundSource.DOSSIER_WITHDRAWN,
-            reason=f"dossier {'rejected' if rejected_by else 'withdrawn'}: {reason}",
-        )
+    if payment is None:
+        return [closing], payment_events
+    if payment.status in CANCELLABLE:
+        # Nothing paid yet: the fee is no longer owed. Money that still arrives from an open
+        # checkout is a late payment (captured, flagged, a refund proposed), not a fee.
+        payment_events = decide_cancel(payment, closed_because)
+    elif payment.status in HOLDS_MONEY:
+        unclaimed = payment.refundable_minor - sum(payment.open_proposals.values())
+        if unclaimed > 0:  # what earlier refund proposals do not already claim
+            payment_events = decide_refund_proposal(
+                payment,
+                proposal_id=proposal_id,
+                amount_minor=unclaimed,
+                source=(
+                    RefundSource.DOSSIER_REJECTED if rejected_by else RefundSource.DOSSIER_WITHDRAWN
+                ),
+                reason=closed_because,
+            )
     return [closing], payment_events

@@ -5,7 +5,7 @@
         |  '--reduction        |   \\--deadline--> EXPIRED --late money--> CAPTURED_AFTER_EXPIRY
         |--counter payment--> SUCCEEDED                  (accept -> SUCCEEDED, or refund)
         |--full exemption--> WAIVED           REFUNDED <--refund of the rest--'
-        '--cancel--> CANCELLED
+        '--cancel (also from PENDING or FAILED)--> CANCELLED --late money--> CAPTURED_AFTER_EXPIRY
 
 State changes only through events; `decide_*` functions check the rules and return the events,
 `evolve` applies one event. Replaying a stream with `fold` rebuilds the state exactly.
@@ -58,6 +58,8 @@ class PaymentStatus(StrEnum):
 
 
 OPEN_FOR_PAYMENT = {PaymentStatus.REQUESTED, PaymentStatus.PENDING, PaymentStatus.FAILED}
+# Nothing paid (a checkout may be open at the gateway: what it still pays arrives late).
+CANCELLABLE = {PaymentStatus.REQUESTED, PaymentStatus.PENDING, PaymentStatus.FAILED}
 HOLDS_MONEY = {
     PaymentStatus.SUCCEEDED,
     PaymentStatus.PARTIALLY_REFUNDED,
@@ -296,7 +298,7 @@ def decide_expiry(state: Payment, now: datetime) -> list[EventPayload]:
 
 
 def decide_cancel(state: Payment, reason: str) -> list[EventPayload]:
-    _require(state, "cancel", {PaymentStatus.REQUESTED, PaymentStatus.FAILED})
+    _require(state, "cancel", CANCELLABLE)
     return [PaymentCancelled(payment_id=state.payment_id, reason=reason)]
 
 

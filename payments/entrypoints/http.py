@@ -9,7 +9,6 @@ import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 from uuid import UUID
@@ -17,6 +16,7 @@ from uuid import UUID
 import structlog
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 
 from events.clock_and_ids import Clock, IdGenerator
 from events.store.ports import EventStore
@@ -204,8 +204,9 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
         status: PaymentStatus | None = None,
         unit_code: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
         procedure_code: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
-        requested_from: datetime | None = None,
-        requested_before: datetime | None = None,
+        # With a time zone (an instant): a naive time would be read in the server's zone.
+        requested_from: AwareDatetime | None = None,
+        requested_before: AwareDatetime | None = None,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> PaymentPage:

@@ -347,3 +347,12 @@ async def test_payment_search_follows_each_payment_to_its_latest_state_page_by_p
     assert all(item["receipt_number"] for item in found)
     requested = await h.api.get("/payments", params={"status": "requested"}, headers=citizen(h))
     assert {item["payment_id"] for item in requested.json()["items"]} == open_ids
+    # Time filters are instants: a time without its zone would be read in the server's zone.
+    naive = await h.api.get(
+        "/payments", params={"requested_from": "2026-11-24T08:00:00"}, headers=citizen(h)
+    )
+    assert naive.status_code == 422 and naive.json()["field"] == "query.requested_from"
+    hanoi = await h.api.get(
+        "/payments", params={"requested_from": "2000-01-01T08:00:00+07:00"}, headers=citizen(h)
+    )
+    assert len(hanoi.json()["items"]) == len(paid_ids) + len(open_ids)

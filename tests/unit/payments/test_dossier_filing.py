@@ -1,6 +1,8 @@
 """Proves filing prices the dossier from the schedule in effect on the business date, refuses a
 unit of the wrong level, opens a payment only when there is a fee, and that closing a paid dossier
-raises a refund proposal; and that receipt numbers follow the receipt book's versions."""
+raises a refund proposal (none when earlier proposals claim it all) while closing an unpaid one
+cancels its payment, so that money still paid is late; and that receipt numbers follow the receipt
+book's versions."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -8,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from payments.adapters.schedule_files import load_fee_schedule, load_units
+from payments.domain.callbacks import GatewayResult, decide_gateway_result
 from payments.domain.dossier import (
+    Dossier,
     FileDossier,
     UnitLevelMismatchError,
     decide_closing,
@@ -16,11 +20,21 @@ from payments.domain.dossier import (
     fold_dossier,
 )
 from payments.domain.errors import InvalidTransitionError
-from payments.domain.payment import decide_counter_payment, fold
+from payments.domain.payment import (
+    PaymentStatus,
+    decide_checkout,
+    decide_counter_payment,
+    decide_refund_proposal,
+    fold,
+)
 from payments.domain.receipts import decide_receipt, receipt_number
+from schemas.envelope import EventPayload
 from schemas.events.payments_v1 import (
     Channel,
     DossierRejected,
+    GatewayCallbackFlagged,
+    PaymentCancelled,
+    PaymentCaptured,
     PaymentMethod,
     PaymentRequested,
     RefundProposed,
@@ -118,3 +132,74 @@ def test_receipt_number_is_the_next_version_of_the_agency_book() -> None:
             "SO-TU-PHAP-2026-000042"
         )
     )
+
+
+def filed_with_open_checkout() -> tuple[Dossier, list[EventPayload]]:
+    """A filed dossier whose payment is at the gateway, not paid yet."""
+    filing = decide_filing(command(), SCHEDULE, UNITS, LAST_DAY_OF_2025, WINDOW)
+    requested = fold(filing.payment_events)
+    assert requested is not None
+    checkout = decide_checkout(
+        requested, gateway="VNPAY", order_ref="ORDER-1", now=LAST_DAY_OF_2025,
+        gateway_expires_at=LAST_DAY_OF_2025 + timedelta(minutes=15),
+    )  # fmt: skip
+    dossier = fold_dossier(filing.dossier_events)
+    assert dossier is not None
+    return dossier, [*filing.payment_events, *checkout]
+
+
+def test_closing_a_dossier_cancels_its_unpaid_payment_and_later_money_is_late() -> None:
+    """Withdrawn while the citizen is still on the gateway's page: the fee is no longer owed.
+    If the citizen pays anyway, the money is captured as late, flagged and proposed for refund,
+    not taken as the fee of a closed dossier."""
+    dossier, history = filed_with_open_checkout()
+    pending = fold(history)
+    assert pending is not None and pending.status is PaymentStatus.PENDING
+    _, payment_events = decide_closing(
+        dossier, pending, rejected_by=None, reason="nộp nhầm thủ tục", proposal_id=uuid.uuid4()
+    )
+    (cancelled,) = payment_events
+    assert isinstance(cancelled, PaymentCancelled)
+    after = fold([*history, cancelled])
+    assert after is not None and after.status is PaymentStatus.CANCELLED
+    paid_anyway = GatewayResult(
+        gateway="VNPAY", order_ref="ORDER-1", amount_minor=after.due_minor, currency="VND",
+        succeeded=True, response_code="00", transaction_ref="14012345", bank_code="NCB",
+        paid_at=LAST_DAY_OF_2025,
+    )  # fmt: skip
+    decision = decide_gateway_result(
+        after, paid_anyway, evidence_id=uuid.uuid4(), proposal_id=uuid.uuid4(),
+        now=LAST_DAY_OF_2025,
+    )  # fmt: skip
+    assert [type(e) for e in decision.events] == [
+        PaymentCaptured,
+        GatewayCallbackFlagged,
+        RefundProposed,
+    ]
+    late = fold([*history, cancelled, *decision.events])
+    assert late is not None and late.status is PaymentStatus.CAPTURED_AFTER_EXPIRY
+
+
+def test_closing_after_a_full_refund_was_asked_for_proposes_nothing_more() -> None:
+    """The refund already asked for claims everything: closing adds no proposal (it used to
+    build one of 0 VND, which the money type refuses: an error where a refusal was due)."""
+    filing = decide_filing(command(), SCHEDULE, UNITS, LAST_DAY_OF_2025, WINDOW)
+    requested = fold(filing.payment_events)
+    assert requested is not None
+    paid_events = [*filing.payment_events, *decide_counter_payment(
+        requested, method=PaymentMethod.COUNTER_CASH, amount_minor=requested.due_minor,
+        reference="Q1", now=LAST_DAY_OF_2025,
+    )]  # fmt: skip
+    paid = fold(paid_events)
+    assert paid is not None
+    asked = decide_refund_proposal(
+        paid, proposal_id=uuid.uuid4(), amount_minor=paid.refundable_minor,
+        source=RefundSource.CITIZEN_REQUEST, reason="không cần nữa",
+    )  # fmt: skip
+    claimed = fold([*paid_events, *asked])
+    dossier = fold_dossier(filing.dossier_events)
+    assert dossier is not None and claimed is not None
+    dossier_events, payment_events = decide_closing(
+        dossier, claimed, rejected_by="can-bo-7", reason="thiếu giấy tờ", proposal_id=uuid.uuid4()
+    )
+    assert isinstance(dossier_events[0], DossierRejected) and payment_events == []

@@ -349,8 +349,8 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
                 CallbackEvidence(
                     evidence_id=evidence_id, received_at=api.clock.now(), gateway=answer.gateway,
                     channel="status_query", order_ref=order_ref,
-                    raw_request=repr(answer).encode(), headers={}, secret_version="query",
-                    verification_result="verified",
+                    raw_request=answer.raw_response, headers={"content-type": "application/json"},
+                    secret_version=answer.secret_version, verification_result="verified",
                 )
             )  # fmt: skip
             result = GatewayResult(

@@ -5,6 +5,7 @@ one capture), counter payment, partial then full refund, idempotent retries, rol
 and that the payment's events reach Kafka in order."""
 
 import asyncio
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -18,7 +19,8 @@ from entrypoints.settings import Settings
 from events.kafka.messages import envelope_from_message
 from events.kafka.producer import create_producer
 from events.kafka.relay import OutboxRelay
-from payments.adapters.gateway.vnpay_signing import signed_query
+from payments.adapters.gateway.vnpay import json_strings
+from payments.adapters.gateway.vnpay_signing import signed_query, verify_querydr_response
 from schemas.api.auth import Role
 from tests.integration.api_harness import Harness, running_api
 from tests.integration.kafka_reading import consume_until
@@ -356,3 +358,29 @@ async def test_payment_search_follows_each_payment_to_its_latest_state_page_by_p
         "/payments", params={"requested_from": "2000-01-01T08:00:00+07:00"}, headers=citizen(h)
     )
     assert len(hanoi.json()["items"]) == len(paid_ids) + len(open_ids)
+
+
+async def test_a_status_query_keeps_the_gateways_signed_answer_as_evidence(
+    harness: Harness,
+) -> None:
+    """Finance asks the gateway about a payment whose callback has not come: the capture it
+    records points at evidence holding the gateway's answer byte for byte, which verifies
+    again with the secret version recorded beside it (it used to hold a Python repr)."""
+    h = harness
+    filed = await file_online(h)
+    payment_id = filed["payment"]["payment_id"]
+    started = await checkout(h, payment_id)
+    await h.open_pay_page(started.json()["redirect_url"], "late")  # paid; the IPN comes later
+    finance = h.token(Role.FINANCE, "lan")
+    queried = await h.api.post(f"/payments/{payment_id}/status-query", headers=finance)
+    assert queried.status_code == 200, queried.text
+    assert queried.json()["status"] == "succeeded"
+    row = await h.api_app.state.runtime.pool.fetchrow(
+        "SELECT raw_request, secret_version FROM gateway_callback_evidence "
+        "WHERE channel = 'status_query'"
+    )
+    assert row is not None
+    answer = json.loads(bytes(row["raw_request"]))
+    secret = h.settings.gateway_secrets[row["secret_version"]].get_secret_value().encode()
+    assert verify_querydr_response(json_strings(answer), secret)
+    await h.sandbox_app.state.sandbox.drain()  # the late IPN: answered as already confirmed

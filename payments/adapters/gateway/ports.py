@@ -102,6 +102,8 @@ class StatusQueryResult:
     bank_code: str | None
     paid_at: datetime | None
     currency: str
+    secret_version: str  # the version of the shared secret that verified the answer
+    raw_response: bytes = b""  # the answer as received, kept as evidence (set by the adapter)
 
 
 class IpnReply(StrEnum):

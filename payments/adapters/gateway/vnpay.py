@@ -10,7 +10,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import httpx
@@ -276,7 +276,9 @@ def status_from_querydr(
         raise GatewayResponseError(
             f"VNPay refused querydr for {order_ref}: vnp_ResponseCode {code!r} {message!r}"
         )
-    if not any(verify_querydr_response(fields, secret) for _, secret in config.secrets_to_try()):
+    secrets = config.secrets_to_try()
+    version = next((v for v, secret in secrets if verify_querydr_response(fields, secret)), None)
+    if version is None:
         raise GatewayResponseSignatureError(
             f"VNPay querydr answer for {order_ref}: vnp_SecureHash is missing or does not verify"
         )
@@ -300,11 +302,14 @@ def status_from_querydr(
             bank_code=None,
             paid_at=None,
             currency=CURRENCY,
+            secret_version=version,
         )
-    return _found_status(fields, order_ref)
+    return _found_status(fields, order_ref, version)
 
 
-def _found_status(fields: Mapping[str, str], order_ref: str) -> StatusQueryResult:
+def _found_status(
+    fields: Mapping[str, str], order_ref: str, secret_version: str
+) -> StatusQueryResult:
     status = _response_field(fields, "vnp_TransactionStatus", order_ref)
     succeeded = status == SUCCESS_CODE
     pay_date = fields.get("vnp_PayDate")
@@ -326,6 +331,7 @@ def _found_status(fields: Mapping[str, str], order_ref: str) -> StatusQueryResul
         bank_code=fields.get("vnp_BankCode") or None,
         paid_at=paid_at if succeeded else None,
         currency=CURRENCY,
+        secret_version=secret_version,
     )
 
 
@@ -400,4 +406,5 @@ class VnpayGateway:
             raise GatewayResponseError(
                 f"VNPay querydr for {order_ref} answered non-JSON: {response.text[:200]!r}"
             ) from error
-        return status_from_querydr(self._config, json_strings(payload), order_ref)
+        status = status_from_querydr(self._config, json_strings(payload), order_ref)
+        return replace(status, raw_response=response.content)  # the signed bytes, as evidence

@@ -372,24 +372,34 @@ def _gateway_routes(router: APIRouter) -> None:
         """Server-to-server callback from the gateway. Signed; no bearer token."""
         raw = request.url.query.encode() if request.method == "GET" else await request.body()
         params = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+
+        def evidence(order_ref: str, secret_version: str, result: str) -> CallbackEvidence:
+            return CallbackEvidence(
+                evidence_id=uuid.uuid4(), received_at=api.clock.now(), gateway=api.gateway.name,
+                channel="ipn", order_ref=order_ref, raw_request=raw, headers=headers,
+                secret_version=secret_version, verification_result=result,
+            )  # fmt: skip
+
         try:
             verified = api.gateway.verify_callback(params)
         except GatewayCallbackFormatError as error:
-            log.warning("gateway.callback_malformed", error=str(error))
+            if error.secret_version is not None:  # the gateway's own words: kept, for a person
+                order_ref = params.get("vnp_TxnRef", "")
+                log.error("gateway.callback_unreadable", order_ref=order_ref, error=str(error))
+                await api.evidence.record(
+                    evidence(order_ref, error.secret_version, f"verified_unreadable: {error}")
+                )
+            else:
+                log.warning("gateway.callback_malformed", error=str(error))
             return api.gateway.ipn_response(IpnReply.UNKNOWN_ERROR)
         if verified is None:
             log.warning("gateway.callback_bad_signature", order_ref=params.get("vnp_TxnRef"))
             return api.gateway.ipn_response(IpnReply.INVALID_SIGNATURE)
         callback = verified.callback
-        evidence_id = uuid.uuid4()
-        await api.evidence.record(
-            CallbackEvidence(
-                evidence_id=evidence_id, received_at=api.clock.now(), gateway=callback.gateway,
-                channel="ipn", order_ref=callback.order_ref, raw_request=raw,
-                headers={k: v for k, v in request.headers.items() if k.lower() != "authorization"},
-                secret_version=verified.secret_version, verification_result="verified",
-            )
-        )  # fmt: skip
+        recorded = evidence(callback.order_ref, verified.secret_version, "verified")
+        await api.evidence.record(recorded)
+        evidence_id = recorded.evidence_id
         result = GatewayResult(
             gateway=callback.gateway.upper(), order_ref=callback.order_ref,
             amount_minor=callback.amount_minor, currency=callback.currency,

@@ -384,3 +384,39 @@ async def test_a_status_query_keeps_the_gateways_signed_answer_as_evidence(
     secret = h.settings.gateway_secrets[row["secret_version"]].get_secret_value().encode()
     assert verify_querydr_response(json_strings(answer), secret)
     await h.sandbox_app.state.sandbox.drain()  # the late IPN: answered as already confirmed
+
+
+async def test_signed_callbacks_the_merchant_cannot_take_are_kept_and_flagged(
+    harness: Harness,
+) -> None:
+    """Signed by the gateway, but in another currency: flagged (04), nothing captured. Signed,
+    but a success without its payment time: unreadable, so nothing is decided (99), but the
+    bytes are kept as evidence for a person (they used to be dropped)."""
+    h = harness
+    payment_id = (await file_online(h))["payment"]["payment_id"]
+    started = await checkout(h, payment_id)
+    secret = h.settings.gateway_secrets["v1"].get_secret_value().encode()
+    params = {
+        "vnp_TmnCode": h.settings.gateway_tmn_code, "vnp_TxnRef": started.json()["order_ref"],
+        "vnp_Amount": str(FEE * 100), "vnp_ResponseCode": "00", "vnp_TransactionStatus": "00",
+        "vnp_TransactionNo": "14000003", "vnp_PayDate": "20261124091500", "vnp_CurrCode": "USD",
+    }  # fmt: skip
+    dollars = await h.api.get("/gateway/ipn?" + signed_query(params, secret))
+    assert dollars.json()["RspCode"] == "04"
+    assert "GatewayCallbackFlagged" in await event_types(h, payment_id)
+    head = await h.payments.store.head()
+    undated = {k: v for k, v in params.items() if k not in ("vnp_PayDate", "vnp_CurrCode")}
+    unreadable = await h.api.get("/gateway/ipn?" + signed_query(undated, secret))
+    assert unreadable.json()["RspCode"] == "99"
+    assert await h.payments.store.head() == head
+    kept = await h.api_app.state.runtime.pool.fetch(
+        "SELECT verification_result FROM gateway_callback_evidence WHERE order_ref = $1 "
+        "ORDER BY received_at, verification_result",
+        started.json()["order_ref"],
+    )
+    results = [row["verification_result"] for row in kept]
+    assert "verified" in results
+    assert any(
+        r.startswith("verified_unreadable: gateway callback field vnp_PayDate") for r in results
+    )
+    assert (await payment(h, payment_id))["status"] == "pending"

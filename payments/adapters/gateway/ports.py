@@ -23,6 +23,9 @@ class GatewayCallbackFormatError(GatewayError, ValueError):
         super().__init__(f"gateway callback field {field} {reason}")
         self.field = field
         self.reason = reason
+        # Set when the signature verified (with this secret version) before the field failed:
+        # the gateway really sent it, so it is kept as evidence.
+        self.secret_version: str | None = None
 
 
 class GatewayUnavailableError(GatewayError):

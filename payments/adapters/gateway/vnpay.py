@@ -187,9 +187,7 @@ def callback_from_params(params: Mapping[str, str], tmn_code: str) -> GatewayCal
     terminal = _required(params, "vnp_TmnCode")
     if terminal != tmn_code:
         raise GatewayCallbackFormatError("vnp_TmnCode", f"is {terminal!r}, not ours {tmn_code!r}")
-    currency = params.get("vnp_CurrCode") or CURRENCY
-    if currency != CURRENCY:
-        raise GatewayCallbackFormatError("vnp_CurrCode", f"must be {CURRENCY}, got {currency!r}")
+    currency = params.get("vnp_CurrCode") or CURRENCY  # another is flagged by the domain
     response_code = _code(params, "vnp_ResponseCode")
     transaction_status = _code(params, "vnp_TransactionStatus")
     succeeded = response_code == SUCCESS_CODE and transaction_status == SUCCESS_CODE
@@ -369,9 +367,12 @@ class VnpayGateway:
     def verify_callback(self, params: Mapping[str, str]) -> VerifiedCallback | None:
         for version, secret in self._config.secrets_to_try():
             if verify(params, secret):
-                return VerifiedCallback(
-                    callback_from_params(params, self._config.tmn_code), version
-                )
+                try:
+                    callback = callback_from_params(params, self._config.tmn_code)
+                except GatewayCallbackFormatError as error:
+                    error.secret_version = version  # signed by the gateway, yet unreadable
+                    raise
+                return VerifiedCallback(callback, version)
         return None
 
     def ipn_response(self, reply: IpnReply) -> dict[str, str]:

@@ -114,6 +114,11 @@ class PostgresReadModel:
         rows = await self._pool.fetch(SQL["items_taken_between"], start, end)
         return [_item(row) for row in rows]
 
+    async def closed_days(self, days: Sequence[tuple[str, date]]) -> list[tuple[str, date]]:
+        accounts, dates = [account for account, _ in days], [day for _, day in days]
+        rows = await self._pool.fetch(SQL["closed_days"], accounts, dates)
+        return [(row["bank_account"], row["business_date"]) for row in rows]
+
     async def day_status(self, bank_account: str, day: date) -> tuple[str, str | None]:
         row = await self._pool.fetchrow(SQL["day_status"], bank_account, day)
         return ("not_started", None) if row is None else (row["status"], row["closed_by"])

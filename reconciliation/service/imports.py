@@ -11,6 +11,7 @@ from uuid import UUID
 
 from events.errors import DuplicateCommandError
 from events.store.ports import NO_STREAM, AppendRequest, CommandReceipt
+from reconciliation.domain.errors import DayClosedError
 from reconciliation.service.context import Actor, Reconciler, new_events
 from schemas.events.reconciliation_v1 import (
     LINES_PER_EVENT_MAX,
@@ -72,6 +73,21 @@ def _header(
     )
 
 
+async def _refuse_closed_days(reconciler: Reconciler, lines: Sequence[SettlementLine]) -> None:
+    """A closed day stays as it was closed: lines booked on it come in only after a reopening,
+    which is itself recorded with its reason."""
+    days = sorted({(line.bank_account, line.booking_date) for line in lines})
+    closed = await reconciler.read_model.closed_days(days)
+    if closed:
+        account, day = closed[0]
+        raise DayClosedError(
+            f"the statement has lines booked on {day} for account {account}, a closed day: "
+            "reopen it first (nothing was imported)",
+            bank_account=account,
+            business_date=day.isoformat(),
+        )
+
+
 async def import_statement(
     reconciler: Reconciler, actor: Actor, upload: StatementUpload
 ) -> ImportOutcome:
@@ -80,6 +96,7 @@ async def import_statement(
         return known
     if not 1 <= len(upload.lines) <= IMPORT_LINES_MAX:
         raise ValueError(f"a statement holds 1..{IMPORT_LINES_MAX} lines, got {len(upload.lines)}")
+    await _refuse_closed_days(reconciler, upload.lines)
     file_id = reconciler.ids.next()
     chunks = [
         SettlementLinesRecorded(

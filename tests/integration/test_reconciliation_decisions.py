@@ -1,8 +1,9 @@
-"""Manual decisions against the real PostgreSQL store, where a careless or dishonest request
-could slip past maker-checker or corrupt the read model: a small line matched to a large
-payment waits for a second officer; an unmatch approved twice undoes once; another day's lines
-are decided on their own day only; a line named twice is refused before anything is stored; a
-day's statement imported again in another format is not settled twice."""
+"""Manual decisions and imports against the real PostgreSQL store, where a careless or dishonest
+request could slip past maker-checker or corrupt the read model: a small line matched to a large
+payment waits for a second officer; an unmatch approved twice undoes once; lines are decided on
+their own day only; a line named twice is refused before anything is stored; a closed day takes
+no new lines until it is reopened; a day's statement imported again in another format is not
+settled twice."""
 
 from collections import Counter
 from dataclasses import replace
@@ -10,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from entrypoints.bootstrap import Runtime
-from reconciliation.domain.errors import ItemNotOpenError, ReconciliationError
+from reconciliation.domain.errors import DayClosedError, ItemNotOpenError, ReconciliationError
 from reconciliation.domain.items import ExpectedItem
 from reconciliation.service import decisions, imports, runs
 from reconciliation.service.context import Reconciler
@@ -178,3 +179,19 @@ async def test_a_day_imported_again_in_another_format_is_not_counted_twice(
     assert [(row["kind"], row["detail"]) for row in kinds] == [
         ("duplicate_settlement", "bank reference FT-TWICE was already booked")
     ]
+
+
+async def test_a_closed_day_takes_no_new_lines_until_it_is_reopened(runtime: Runtime) -> None:
+    rt = runtime
+    reconciler = reconciler_for(rt)
+    lan = officer("lan")
+    key = await bank_line(reconciler, 250_000, SETTLEMENT_DAY, "before-close")
+    written_off = DecisionRequest(DecisionKind.WRITE_OFF, [key], [], "unknown payer")
+    await decisions.propose(reconciler, lan, ACCOUNT, SETTLEMENT_DAY, written_off)
+    await decisions.close_day(reconciler, lan, ACCOUNT, SETTLEMENT_DAY)
+    head = await stored_events(rt)
+    with pytest.raises(DayClosedError, match="reopen it first"):
+        await bank_line(reconciler, 300_000, SETTLEMENT_DAY, "after-close")
+    assert await stored_events(rt) == head
+    await decisions.reopen_day(reconciler, officer("minh"), ACCOUNT, SETTLEMENT_DAY, "late file")
+    assert await bank_line(reconciler, 300_000, SETTLEMENT_DAY, "after-close")

@@ -135,6 +135,15 @@ SELECT mt.match_key, mt.bank_account, mt.business_date, mt.stage, mt.confidence,
 FROM recon_match_lines ml JOIN recon_matches mt USING (match_key)
 WHERE ml.line_key = $1 AND ml.undone_position IS NULL;
 
+-- name: closed_days
+-- Which of these (account, day) pairs are closed.
+SELECT d.bank_account, d.business_date
+FROM recon_days d
+JOIN unnest($1::text[], $2::date[]) AS wanted(bank_account, business_date)
+  USING (bank_account, business_date)
+WHERE d.status = 'closed'
+ORDER BY d.business_date, d.bank_account;
+
 -- name: day_status
 SELECT status, closed_by, closed_at, reopen_count FROM recon_days
 WHERE bank_account = $1 AND business_date = $2;

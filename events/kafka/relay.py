@@ -117,12 +117,15 @@ class OutboxRelay:
             batch = self._producer.create_batch()
             for row in partition_rows:
                 message = message_for(row)
-                timestamp_s = row["recorded_at"].timestamp()
+                # Milliseconds: BatchBuilder.append's docstring says seconds, but it hands the
+                # value to the record builder, which stores it as milliseconds (a time in seconds
+                # came out in January 1970, and offsets_for_times found nothing after it).
+                timestamp_ms = round(row["recorded_at"].timestamp() * 1000)
                 if (
                     batch.append(
                         key=message.key,
                         value=message.value,
-                        timestamp=timestamp_s,
+                        timestamp=timestamp_ms,
                         headers=message.headers,
                     )
                     is None
@@ -134,7 +137,7 @@ class OutboxRelay:
                     batch.append(
                         key=message.key,
                         value=message.value,
-                        timestamp=timestamp_s,
+                        timestamp=timestamp_ms,
                         headers=message.headers,
                     )
             deliveries.append(await self._producer.send_batch(batch, topic, partition=partition))

@@ -1,15 +1,41 @@
 """The loop every batch agent runs: take events, decode, dead-letter the bad ones, apply."""
 
+import asyncio
 from collections.abc import Callable, Sequence
 
 import faust
 import structlog
 
 from events.registry import EventRegistry
-from events.streaming.consumers import ConsumerFactory
+from events.streaming.consumers import Applier, BatchOutcome, ConsumerFactory
 from events.streaming.decoding import DeadLetter, DecodedEvent, decode
 
 log = structlog.get_logger("events.streaming")
+STORE_RETRY_PAUSE_MIN_S = 0.5
+STORE_RETRY_PAUSE_MAX_S = 30.0
+
+
+async def stored(
+    applier: Applier, topic: str, items: Sequence[DecodedEvent | DeadLetter]
+) -> BatchOutcome:
+    """The batch applied and committed, however long the database takes to come back.
+
+    Faust acknowledges a batch's events when the loop moves on, and also when it raises (its
+    `take_events` acks in a `finally`): a batch whose transaction failed would be committed to
+    Kafka unapplied, and the next batches would move the progress past it. So a failure is
+    retried, with a growing pause, until the batch is stored; the partition waits meanwhile
+    (a bug that fails every time stops it, loudly, rather than losing events)."""
+    pause_s = STORE_RETRY_PAUSE_MIN_S
+    while True:
+        try:
+            return await applier.consume(topic, items)
+        except Exception as error:  # every failure is retried, none skipped
+            log.error(
+                "stream.batch_not_stored", consumer=applier.consumer_name, topic=topic,
+                events=len(items), error=str(error), retry_in_s=pause_s,
+            )  # fmt: skip
+            await asyncio.sleep(pause_s)
+            pause_s = min(pause_s * 2, STORE_RETRY_PAUSE_MAX_S)
 
 
 async def consume_batches(
@@ -54,7 +80,7 @@ async def consume_batches(
             by_topic.setdefault(event.message.topic, []).append(item)
         for topic, topic_items in by_topic.items():  # progress is kept per topic and partition
             for applier in appliers:
-                outcome = await applier.consume(topic, topic_items)
+                outcome = await stored(applier, topic, topic_items)
                 if outcome.dead_letters or outcome.duplicates:
                     log.info(
                         "stream.batch_anomalies", consumer=applier.consumer_name, topic=topic,

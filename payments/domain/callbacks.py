@@ -78,15 +78,38 @@ def _flag(
     )
 
 
-def decide_unknown_order(result: GatewayResult, evidence_id: UUID) -> CallbackDecision:
+def decide_unknown_order(
+    result: GatewayResult, evidence_id: UUID, *, money_flagged_before: bool = False
+) -> CallbackDecision:
+    """A result for an order we never issued; its money is flagged once, however often the
+    gateway reports it (`money_flagged_before`: the order's stream holds such a flag)."""
     flag = _flag(None, result, CallbackFlag.UNKNOWN_ORDER, evidence_id, RESOLVE_MANUALLY, None)
-    return CallbackDecision([flag], CallbackReply.ORDER_NOT_FOUND)
+    repeated = money_flagged_before and flag.moved_money is not None
+    return CallbackDecision([] if repeated else [flag], CallbackReply.ORDER_NOT_FOUND)
 
 
 def decide_gateway_result(
     state: Payment, result: GatewayResult, *, evidence_id: UUID, proposal_id: UUID, now: datetime
 ) -> CallbackDecision:
-    """Events and reply for a verified result about one of this payment's orders."""
+    """Events and reply for a verified result about one of this payment's orders. The same
+    money reported again (a gateway retry, a status query) is not flagged again: the ledger
+    holds each flagged amount in suspense once. The reply is the same either way."""
+    decision = _decide_gateway_result(state, result, evidence_id, proposal_id, now)
+    kept = [
+        event
+        for event in decision.events
+        if not (
+            isinstance(event, GatewayCallbackFlagged)
+            and event.moved_money is not None
+            and (event.order_ref, event.flag.value) in state.money_flags
+        )
+    ]
+    return CallbackDecision(kept, decision.reply)
+
+
+def _decide_gateway_result(
+    state: Payment, result: GatewayResult, evidence_id: UUID, proposal_id: UUID, now: datetime
+) -> CallbackDecision:
     if result.order_ref not in state.order_refs:
         return decide_unknown_order(result, evidence_id)
     if result.currency != "VND":

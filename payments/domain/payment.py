@@ -26,6 +26,7 @@ from schemas.envelope import EventPayload
 from schemas.events.payments_v1 import (
     CheckoutStarted,
     FeeReductionGranted,
+    GatewayCallbackFlagged,
     LateCaptureAccepted,
     PaymentCancelled,
     PaymentCaptured,
@@ -90,6 +91,9 @@ class Payment:
     checkout_started_at: datetime | None = None
     receipt_number: str | None = None
     open_proposals: dict[UUID, int] = field(default_factory=dict)
+    # (order ref, flag) of the money-moving flags recorded: the same money reported again is
+    # not flagged (and held in suspense) a second time.
+    money_flags: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def refundable_minor(self) -> int:
@@ -171,6 +175,9 @@ def evolve(state: Payment | None, event: EventPayload) -> Payment:
             return replace(state, status=PaymentStatus.EXPIRED)
         case PaymentCancelled():
             return replace(state, status=PaymentStatus.CANCELLED)
+        case GatewayCallbackFlagged() if event.moved_money is not None:
+            flagged = (event.order_ref, event.flag.value)
+            return replace(state, money_flags=state.money_flags | {flagged})
     return _evolve_money(state, event)
 
 

@@ -45,7 +45,12 @@ from schemas.api.payments import (
     PaymentView,
     ReductionRequest,
 )
-from schemas.events.payments_v1 import Channel, CheckoutStarted, DossierFiled
+from schemas.events.payments_v1 import (
+    Channel,
+    CheckoutStarted,
+    DossierFiled,
+    GatewayCallbackFlagged,
+)
 
 ORDER_REF_HEX_LENGTH = 32
 
@@ -244,9 +249,15 @@ class PaymentsService:
     async def _record_unknown_order(
         self, result: GatewayResult, evidence_id: UUID, context: CommandContext
     ) -> CallbackReply:
-        decision = decide_unknown_order(result, evidence_id)
         stream = f"gatewayorder-{result.order_ref}"
-        version, _ = await self.streams.load(stream)
+        version, earlier = await self.streams.load(stream)
+        flagged_before = any(
+            isinstance(event, GatewayCallbackFlagged) and event.moved_money is not None
+            for event in earlier
+        )
+        decision = decide_unknown_order(result, evidence_id, money_flagged_before=flagged_before)
+        if not decision.events:
+            return decision.reply
         now = self._clock.now()
         request = AppendRequest(
             stream, version, self.streams.new_events(context, decision.events, now)

@@ -52,7 +52,7 @@ def first_occurrences(records: list[ConsumerRecord[bytes, bytes]]) -> dict[str, 
     return versions
 
 
-async def test_relayed_events_arrive_keyed_with_headers_and_exact_values(
+async def test_relayed_events_arrive_keyed_with_headers_exact_values_and_times(
     runtime: Runtime, settings: Settings, kafka_topics: list[str]
 ) -> None:
     event_ids = await append_streams(runtime, stream_count=20, events_per_stream=4)
@@ -77,6 +77,10 @@ async def test_relayed_events_arrive_keyed_with_headers_and_exact_values(
     assert header(sample.headers, "schema_version") == b"1"
     stored = await runtime.store.read_stream(envelope.stream_id)
     assert stored[envelope.stream_version - 1] == envelope
+    # Kafka's timestamp is the event's recorded_at in milliseconds (replay from a time uses it).
+    for record in records:
+        recorded_at = envelope_from_message(record.value).recorded_at
+        assert record.timestamp == round(recorded_at.timestamp() * 1000)
 
 
 def relay_process(settings: Settings, batch_max: int) -> subprocess.Popen[bytes]:

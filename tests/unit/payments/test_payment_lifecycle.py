@@ -11,7 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from payments.domain.callbacks import CallbackReply, GatewayResult, decide_gateway_result
+from payments.domain.callbacks import (
+    CallbackReply,
+    GatewayResult,
+    decide_gateway_result,
+    decide_unknown_order,
+)
 from payments.domain.errors import (
     AmountMismatchError,
     InvalidTransitionError,
@@ -121,6 +126,25 @@ def test_callback_with_another_amount_is_flagged_not_captured() -> None:
     assert decision.reply == CallbackReply.INVALID_AMOUNT
     (flag,) = decision.events
     assert isinstance(flag, GatewayCallbackFlagged) and flag.flag == CallbackFlag.AMOUNT_MISMATCH
+
+
+def test_the_same_wrong_amount_reported_again_is_flagged_once() -> None:
+    """A retried callback or a status query reporting the same money: one flag, so the ledger
+    holds that money in suspense once; the reply stays the same."""
+    history = checked_out()
+    first = callback(history, result(amount=FEE - 1))
+    _, history = apply(history, first.events)
+    again = callback(history, result(amount=FEE - 1))
+    assert (again.events, again.reply) == ([], CallbackReply.INVALID_AMOUNT)
+    paid_right = callback(history, result())  # the right amount still captures
+    assert [type(e) for e in paid_right.events] == [PaymentCaptured]
+
+
+def test_an_unknown_order_reported_again_is_flagged_once() -> None:
+    first = decide_unknown_order(result("NOT-OURS"), uuid.uuid4())
+    again = decide_unknown_order(result("NOT-OURS"), uuid.uuid4(), money_flagged_before=True)
+    assert len(first.events) == 1 and again.events == []
+    assert first.reply == again.reply == CallbackReply.ORDER_NOT_FOUND
 
 
 def test_duplicate_success_with_a_different_amount_is_flagged() -> None:

@@ -1,6 +1,7 @@
 """Proves the agents are thin shells, through Faust's test context (no broker, no database): the
 ledger agent hands decoded batches to its applier and sends a malformed message to the dead-letter
-topic with the reason, and the live metrics agent counts into its Faust table."""
+topic with the reason, and the live metrics agent counts into its Faust table; a batch the database
+fails to store is retried until it is stored, never acknowledged unapplied."""
 
 import uuid
 from collections.abc import Sequence
@@ -10,8 +11,10 @@ from typing import Any
 import faust
 
 from events.chain import canonical_payload
+from events.errors import InfrastructureError
 from events.kafka.messages import KafkaMessage, message_for
 from events.registry import default_registry
+from events.streaming import runner
 from events.streaming.consumers import BatchOutcome
 from events.streaming.decoding import DeadLetter, DecodedEvent
 from events.streaming.runner import register_batch_agent
@@ -111,3 +114,28 @@ async def test_live_counters_count_each_event_once_into_the_faust_table(
             message = relayed(envelope)
             await context.put(message.value, key=message.key)
     assert live.totals("filed_online") == filed_online > 0
+
+
+class FlakyApplier:
+    """Fails its first `failures` batches as a database that is down would, then stores."""
+
+    consumer_name = "flaky"
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.attempts = 0
+
+    async def consume(self, topic: str, items: Sequence[DecodedEvent | DeadLetter]) -> BatchOutcome:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise (InfrastructureError if self.attempts % 2 else ConnectionResetError)("db down")
+        return BatchOutcome(len(items), 0, 0)
+
+
+async def test_a_batch_is_retried_until_stored_never_passed_over(monkeypatch: Any) -> None:
+    """Faust acknowledges a batch even when its processing raises, so a failed batch must not
+    leave the loop: `stored` returns only once the batch is applied."""
+    monkeypatch.setattr(runner, "STORE_RETRY_PAUSE_MIN_S", 0.001)
+    applier = FlakyApplier(failures=3)
+    outcome = await runner.stored(applier, "payments.events.v1", [])  # type: ignore[arg-type]
+    assert applier.attempts == 4 and outcome == BatchOutcome(0, 0, 0)

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,10 @@ class Manifest:
     event_count: int
     events_sha256: str
     checkpoints: list[dict[str, Any]]
+    first_day: date
+    last_day: date
+    after: str  # the events' recorded_at lie in (after, up_to], as the store writes instants
+    up_to: str
 
 
 def _refuse_float(text: str) -> Any:
@@ -119,6 +123,14 @@ def _hash_field(obj: Mapping[str, Any], name: str, where: str = MANIFEST_FILE) -
     return bytes.fromhex(text)
 
 
+def _day_field(period: Mapping[str, Any], name: str) -> date:
+    text = _field(period, name, str, "manifest.json period")
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise PackageProblem(f"manifest.json period: {name} is not a date: {text!r}") from error
+
+
 def read_manifest(directory: Path) -> Manifest:
     path = directory / MANIFEST_FILE
     if not path.is_file() or path.stat().st_size > MANIFEST_BYTES_MAX:
@@ -130,6 +142,7 @@ def read_manifest(directory: Path) -> Manifest:
     if type(obj) is not dict or obj.get("format") != PACKAGE_FORMAT:
         raise PackageProblem(f"{MANIFEST_FILE}: format is not {PACKAGE_FORMAT!r}")
     anchor = _field(obj, "anchor", dict)
+    period = _field(obj, "period", dict)
     checkpoints = _field(obj, "checkpoints", list)
     if len(checkpoints) > CHECKPOINTS_MAX:
         raise PackageProblem(f"{MANIFEST_FILE}: more than {CHECKPOINTS_MAX} checkpoints")
@@ -143,7 +156,13 @@ def read_manifest(directory: Path) -> Manifest:
         event_count=_field(obj, "event_count", int),
         events_sha256=_hash_field(obj, "events_sha256").hex(),
         checkpoints=checkpoints,
+        first_day=_day_field(period, "first_day"),
+        last_day=_day_field(period, "last_day"),
+        after=_field(period, "after", str, "manifest.json period"),
+        up_to=_field(period, "up_to", str, "manifest.json period"),
     )
+    if manifest.last_day < manifest.first_day:
+        raise PackageProblem(f"{MANIFEST_FILE}: the period ends before it starts")
     if manifest.anchor_position < 0 or manifest.first_position != manifest.anchor_position + 1:
         raise PackageProblem(f"{MANIFEST_FILE}: first_position is not anchor position + 1")
     if manifest.last_position != manifest.anchor_position + manifest.event_count:
@@ -234,6 +253,12 @@ def _walk_events(directory: Path, manifest: Manifest, report: PackageReport) -> 
                         f"beyond the manifest's event_count {manifest.event_count}"
                     )
                 entry_hash, recorded_at = check_line(raw, walk.position + 1, walk.last_hash)
+                # Fixed-width UTC instants ("…T…Z", microseconds): text order is time order.
+                if not manifest.after < recorded_at <= manifest.up_to:
+                    raise PackageProblem(
+                        f"recorded at {recorded_at}, outside the period "
+                        f"({manifest.after}, {manifest.up_to}]"
+                    )
             except PackageProblem as problem:
                 report.first_bad_line = number
                 report.problems.append(
@@ -314,16 +339,36 @@ def verify_package(directory: Path, trusted: Mapping[str, bytes] | None = None) 
         _check_totals(manifest, walk, report)
     for document in manifest.checkpoints:
         _check_checkpoint(document, walk, trusted, report)
-    end_signed = any(position == manifest.last_position for _, position, _ in report.signed)
     if trusted is None:
         report.warnings.append(
             "the checkpoints were checked with the public keys inside the package; compare their "
             "key ids with the province's published ones, or pass the province's public key"
         )
-    if not end_signed and walk.complete:  # after a bad line, that line is the finding
-        message = f"no valid checkpoint signs the last position {manifest.last_position}"
-        (report.problems if trusted is not None else report.warnings).append(message)
+    if walk.complete:  # after a bad line, that line is the finding
+        for message in _unsigned_bounds(manifest, report.signed):
+            (report.problems if trusted is not None else report.warnings).append(message)
     return report
+
+
+def _unsigned_bounds(manifest: Manifest, signed: list[tuple[date, int, str]]) -> list[str]:
+    """The period's two ends must be signed days: its last day at last_position, and the day
+    before it at the anchor (unless the period starts with the first event ever). Otherwise a
+    package cut short at either end, its totals recomputed, would still read as the period."""
+    missing = []
+    if (manifest.last_day, manifest.last_position) not in {(d, p) for d, p, _ in signed}:
+        missing.append(
+            f"no valid checkpoint of the last day {manifest.last_day} signs the last position "
+            f"{manifest.last_position}"
+        )
+    before = manifest.first_day - timedelta(days=1)
+    if manifest.anchor_position > 0 and (before, manifest.anchor_position) not in {
+        (d, p) for d, p, _ in signed
+    }:
+        missing.append(
+            f"no valid checkpoint of {before}, the day before the period, signs the anchor "
+            f"position {manifest.anchor_position}"
+        )
+    return missing
 
 
 def trusted_from_texts(texts: list[str]) -> dict[str, bytes]:

@@ -84,9 +84,12 @@ raw 32-byte Ed25519 key), `signature` (base64 of 64 bytes), `message`. For each:
    else the `entry_hash` (and `recorded_at`) of the line with that position. Both must equal
    `head_hash` and `head_recorded_at`. A position outside anchor..last is an error.
 
-The checkpoint whose position is `last_position` (the period's last day) must verify: then every
-event in the package is exactly the history the province signed, and a chain rewritten after
-signing, even with every hash recomputed, fails here.
+The checkpoint of `period.last_day` must verify and sign `last_position`, and (unless
+`anchor.position` is 0) the checkpoint of the day before `period.first_day` must verify and sign
+`anchor.position`: then every event in the package is exactly the history the province signed
+for the whole period, a chain rewritten after signing, even with every hash recomputed, fails
+here, and so does a package cut short at either end. Every line's `recorded_at` must also lie
+after `period.after` and at or before `period.up_to`.
 
 ## 5. Verdict
 

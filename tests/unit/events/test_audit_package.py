@@ -1,9 +1,10 @@
 """Proves the audit package verifier on a small in-memory chain, without servers: a package built
 by the exporter's own functions verifies; each event line re-encodes (with the standard library)
 to exactly the chain's canonical document; an altered, removed, swapped or added line is named;
-a manifest that lies, a checkpoint from an untrusted key, and a rewrite whose hashes were all
-recomputed are caught by the signed heads. Also proves the verifier depends on nothing but the
-standard library, cryptography and the chain's definition, so an outsider can audit it."""
+a manifest that lies, a checkpoint from an untrusted key, a rewrite whose hashes were all
+recomputed, and a package cut short at either end of its period are caught by the signed heads.
+Also proves the verifier depends on nothing but the standard library, cryptography and the
+chain's definition, so an outsider can audit it."""
 
 import ast
 import hashlib
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[3]
 DAY = date(2026, 11, 24)
 ANCHOR = 3  # positions 1-3 were recorded the day before; the package holds 4-10
 LAST = 10
+THE_DAY = Period(DAY, DAY, BUSINESS_ZONE)
 SIGNER = CheckpointSigner(generate_private_key())
 TRUSTED = trusted_keys([SIGNER.public_key])
 
@@ -79,16 +81,21 @@ def checkpoint(
 
 
 def write_package(
-    directory: Path, rows: list[dict[str, Any]], checkpoints: list[SignedCheckpoint]
+    directory: Path,
+    rows: list[dict[str, Any]],
+    checkpoints: list[SignedCheckpoint],
+    *,
+    period: Period = THE_DAY,
+    anchor_at: int = ANCHOR,
 ) -> Path:
     """A package exactly as `export_package` writes one, from rows instead of the database."""
     directory.mkdir(parents=True)
-    lines = b"".join(event_line(item) for item in rows[ANCHOR:])
+    lines = b"".join(event_line(item) for item in rows[anchor_at:])
     (directory / "events.jsonl").write_bytes(lines)
-    anchor = rows[ANCHOR - 1]
+    anchor = rows[anchor_at - 1]
     manifest = build_manifest(
-        Period(DAY, DAY, BUSINESS_ZONE),
-        (ANCHOR, anchor["entry_hash"], format_instant(anchor["recorded_at"])),
+        period,
+        (anchor_at, anchor["entry_hash"], format_instant(anchor["recorded_at"])),
         rows[-1]["entry_hash"],
         LAST,
         hashlib.sha256(lines).hexdigest(),
@@ -215,7 +222,38 @@ def test_a_rewrite_with_every_hash_recomputed_fails_at_the_signed_head(tmp_path:
     assert report.first_bad_line is None
     assert len(report.problems) == 2, report.problems
     assert report.problems[0].startswith(f"checkpoint of {DAY} (position {LAST}): the package ")
-    assert report.problems[1] == f"no valid checkpoint signs the last position {LAST}"
+    assert (
+        report.problems[1]
+        == f"no valid checkpoint of the last day {DAY} signs the last position {LAST}"
+    )
+
+
+def test_a_package_cut_short_at_either_end_does_not_verify(tmp_path: Path) -> None:
+    """Both ends of the period must be signed days: a package that claims a day more than its
+    checkpoints sign, or whose first lines were dropped (the anchor moved up, the totals
+    recomputed), is refused, although every line still chains."""
+    rows = chain()
+    signed = [checkpoint(rows[ANCHOR - 1], DAY - timedelta(days=1)), checkpoint(rows[-1], DAY)]
+    longer = Period(DAY, DAY + timedelta(days=1), BUSINESS_ZONE)
+    claimed = verify_package(write_package(tmp_path / "a", rows, signed, period=longer), TRUSTED)
+    assert claimed.problems == [
+        f"no valid checkpoint of the last day {DAY + timedelta(days=1)} signs the last position "
+        f"{LAST}"
+    ]
+    late_start = write_package(tmp_path / "b", rows, signed, anchor_at=ANCHOR + 2)
+    assert verify_package(late_start, TRUSTED).problems[-1] == (
+        f"no valid checkpoint of {DAY - timedelta(days=1)}, the day before the period, signs "
+        f"the anchor position {ANCHOR + 2}"
+    )
+
+
+def test_an_event_recorded_outside_the_period_is_named(tmp_path: Path) -> None:
+    rows = chain()
+    signed = [checkpoint(rows[ANCHOR - 1], DAY - timedelta(days=1)), checkpoint(rows[-1], DAY)]
+    earlier = Period(DAY - timedelta(days=2), DAY - timedelta(days=2), BUSINESS_ZONE)
+    report = verify_package(write_package(tmp_path / "p", rows, signed, period=earlier), TRUSTED)
+    assert report.first_bad_line == 1
+    assert "outside the period" in report.problems[0]
 
 
 def test_a_checkpoint_from_an_untrusted_key_does_not_count(tmp_path: Path) -> None:
@@ -224,7 +262,9 @@ def test_a_checkpoint_from_an_untrusted_key_does_not_count(tmp_path: Path) -> No
     package = write_package(tmp_path / "p", rows, [checkpoint(rows[-1], DAY, intruder)])
     problems = verify_package(package, TRUSTED).problems
     assert f"signed by key {intruder.key_id}, which is not a trusted key" in problems[0]
-    assert problems[1] == f"no valid checkpoint signs the last position {LAST}"
+    assert (
+        problems[1] == f"no valid checkpoint of the last day {DAY} signs the last position {LAST}"
+    )
 
 
 def test_the_verifier_imports_only_what_an_outsider_can_audit() -> None:

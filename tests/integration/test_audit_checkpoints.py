@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from entrypoints.bootstrap import Runtime
-from entrypoints.sealer import seal_previous_day
+from entrypoints.sealer import seal_previous_days
 from entrypoints.settings import Settings
 from events.audit.checkpoint_verify import verify_checkpoints
 from events.audit.checkpoints import CheckpointRepository, SignedCheckpoint, seal_day
@@ -225,11 +225,34 @@ async def test_the_api_process_seals_yesterday_by_itself(
     await append_day(runtime.pool, yesterday, 8)
     sealing = settings.model_copy(update={"audit_checkpoint_dir": tmp_path})
     just_after_midnight = local_time(yesterday + timedelta(days=1), 0, 1)
-    assert await seal_previous_day(runtime, sealing, FixedClock(just_after_midnight)) is None
+    assert await seal_previous_days(runtime, sealing, FixedClock(just_after_midnight)) == []
     clock = FixedClock(local_time(yesterday + timedelta(days=1), 0, 6))
-    outcome = await seal_previous_day(runtime, sealing, clock)
-    assert outcome is not None and outcome.created and outcome.checkpoint.claim.position == 8
+    [outcome] = await seal_previous_days(runtime, sealing, clock)
+    assert outcome.created and outcome.checkpoint.claim.position == 8
     exported = json.loads((tmp_path / f"checkpoint-{yesterday.isoformat()}.json").read_text())
     assert exported["position"] == 8
-    again = await seal_previous_day(runtime, sealing, clock)
-    assert again is not None and not again.created
+    [again] = await seal_previous_days(runtime, sealing, clock)
+    assert not again.created
+
+
+async def test_the_sealer_catches_up_days_it_missed_and_rewrites_a_lost_file(
+    runtime: Runtime, settings: Settings, tmp_path: Path
+) -> None:
+    """No API process ran for two days: the next one signs both, in order, not just
+    yesterday. A checkpoint file that went missing is written again from the stored one."""
+    for days_ago in (3, 2, 1):
+        await append_day(runtime.pool, past_day(days_ago), 4)
+    sealing = settings.model_copy(update={"audit_checkpoint_dir": tmp_path})
+    first = await seal_previous_days(runtime, sealing, FixedClock(local_time(past_day(2), 0, 6)))
+    assert [o.checkpoint.claim.business_date for o in first] == [past_day(3)]
+    clock = FixedClock(local_time(past_day(0), 0, 6))
+    later = await seal_previous_days(runtime, sealing, clock)
+    assert [(o.checkpoint.claim.business_date, o.created) for o in later] == [
+        (past_day(2), True),
+        (past_day(1), True),
+    ]
+    assert [o.checkpoint.claim.position for o in later] == [8, 12]
+    lost = tmp_path / f"checkpoint-{past_day(1).isoformat()}.json"
+    lost.unlink()
+    await seal_previous_days(runtime, sealing, clock)
+    assert json.loads(lost.read_text())["position"] == 12

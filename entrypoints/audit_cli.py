@@ -44,7 +44,7 @@ def replay_schema_name() -> str:
 async def _replay(settings: Settings, to_position: int | None, instant: datetime | None,
                   keep: bool) -> int:  # fmt: skip
     async with runtime(settings) as rt:
-        target = to_position or await position_at(rt.store, instant)
+        target = to_position if to_position is not None else await position_at(rt.store, instant)
         await catch_up_live_reconciliation(settings, rt.pool)
         schema = replay_schema_name()
         try:

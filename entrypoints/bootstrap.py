@@ -57,6 +57,9 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
+IDLE_IN_TRANSACTION_TIMEOUT = "60s"  # well below DAY_SEAL_DELAY (events/audit/checkpoints.py)
+
+
 async def create_pool(settings: Settings) -> asyncpg.Pool:
     """The schema's pool. Released connections are not reset with a query: see
     events/pg_sessions.py for why, and for the rule code that sets session state follows."""
@@ -70,6 +73,10 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
                 "search_path": settings.database_schema,
                 "application_name": "province-fees",
                 "timezone": "UTC",
+                # A client stalled inside a transaction (holding the store's head lock, say) is
+                # cut off well before a day is sealed 5 minutes after its end: an append that
+                # commits later with the day's recorded_at would not be in the signed checkpoint.
+                "idle_in_transaction_session_timeout": IDLE_IN_TRANSACTION_TIMEOUT,
             },
             init=init_connection,
             reset=release_without_reset,

@@ -379,6 +379,10 @@ class PostgresEventStore:
         row = rows[0]
         return ChainHead(row["last_position"], bytes(row["last_hash"]), row["last_recorded_at"])
 
+    async def rows_past_head(self) -> int:
+        rows = await self._fetch(SQL["rows_past_head"])
+        return int(rows[0]["count"])
+
     async def _fetch(
         self, statement: str, *arguments: Any, connection: asyncpg.Connection | None = None
     ) -> list[asyncpg.Record]:

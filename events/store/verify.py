@@ -42,6 +42,12 @@ async def verify_chain(
         if on_progress is not None:
             on_progress(verifier.checked_count, head.position)
     finding = verifier.check_head(head.position, head.entry_hash)
+    if finding is None and (past := await store.rows_past_head()):
+        finding = ChainFinding(
+            position=head.position + 1,
+            problem="rows_past_head",
+            detail=f"{past} row(s) stored after the head's position: written around the store",
+        )
     return ChainReport(
         intact=finding is None,
         checked_count=verifier.checked_count,

@@ -146,3 +146,13 @@ async def test_stores_sharing_a_server_never_share_the_settlement_lock(
     finally:
         await other.close()
         await database.execute(f'DROP SCHEMA "{neighbour}"')
+
+
+async def test_a_session_idle_inside_a_transaction_is_cut_off(
+    one_connection_pool: asyncpg.Pool,
+) -> None:
+    """Well before the 5 minutes after which a day is sealed: a stalled client cannot commit
+    an append stamped with a day that was signed without it."""
+    async with one_connection_pool.acquire() as connection:
+        timeout = await connection.fetchval("SHOW idle_in_transaction_session_timeout")
+    assert timeout == "1min"

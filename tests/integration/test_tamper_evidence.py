@@ -54,6 +54,18 @@ async def test_intact_history_verifies(store: PostgresEventStore) -> None:
         ("DELETE FROM events WHERE position = 17", 17, "missing"),
         ("DELETE FROM events WHERE position > 36", 37, "head_mismatch"),
         (
+            # A row written around the appender, past the head: readers and the relay would
+            # serve it, though the chain up to the head is intact.
+            "INSERT INTO events (position, event_id, stream_id, stream_version, event_type, "
+            "schema_version, occurred_at, recorded_at, correlation_id, causation_id, actor, "
+            "payload, entry_hash) SELECT position + 100, gen_random_uuid(), stream_id || 'x', "
+            "stream_version, event_type, schema_version, occurred_at, recorded_at, "
+            "correlation_id, causation_id, actor, payload, entry_hash FROM events "
+            "WHERE position = 1",
+            EVENT_COUNT + 1,
+            "rows_past_head",
+        ),
+        (
             # Swap two events' places, hashes and all: each hash no longer follows its predecessor.
             "UPDATE events SET position = 1000 WHERE position = 9; "
             "UPDATE events SET position = 9 WHERE position = 10; "

@@ -33,6 +33,12 @@ WHERE singleton;
 -- name: head
 SELECT last_position, last_hash, last_recorded_at FROM event_store_head WHERE singleton;
 
+-- name: rows_past_head
+-- Rows stored beyond the head's position, in one snapshot (an append moves both at once): none
+-- in an intact store; a row INSERTed around the appender would be read and relayed.
+SELECT count(*) AS count FROM events
+WHERE position > (SELECT last_position FROM event_store_head WHERE singleton);
+
 -- name: read_stream
 SELECT position, event_id, stream_id, stream_version, event_type, schema_version, occurred_at,
        recorded_at, correlation_id, causation_id, actor, payload

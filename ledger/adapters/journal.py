@@ -46,8 +46,9 @@ class StatementLine:
 class Statement:
     account_code: str
     opening_balance_minor: int
-    lines: list[StatementLine]
-    closing_balance_minor: int
+    lines: list[StatementLine]  # the first STATEMENT_LINES_MAX movements
+    closing_balance_minor: int  # of every movement in the period, listed or not
+    truncated: bool  # more movements than lines: ask for a shorter period to list them all
 
 
 def _columns(entries: Sequence[JournalEntry]) -> list[list[object]]:
@@ -107,14 +108,18 @@ class Journal:
 
     async def statement(self, account_code: str, start: datetime, end: datetime) -> Statement:
         """The account's movements in [start, end), with the running balance."""
-        async with self._pool.acquire() as connection:
+        async with (
+            self._pool.acquire() as connection,
+            connection.transaction(isolation="repeatable_read", readonly=True),
+        ):  # one snapshot: the balances and the lines agree
             opening = await connection.fetchval(SQL["balance_before"], account_code, start)
+            closing = await connection.fetchval(SQL["balance_before"], account_code, end)
             rows = await connection.fetch(
-                SQL["statement"], account_code, start, end, STATEMENT_LINES_MAX
+                SQL["statement"], account_code, start, end, STATEMENT_LINES_MAX + 1
             )
         balance = int(opening)
         lines = []
-        for row in rows:
+        for row in rows[:STATEMENT_LINES_MAX]:
             balance += row["amount_minor"]
             lines.append(
                 StatementLine(
@@ -130,7 +135,8 @@ class Journal:
                     procedure_code=row["procedure_code"],
                 )
             )
-        return Statement(account_code, int(opening), lines, balance)
+        truncated = len(rows) > STATEMENT_LINES_MAX
+        return Statement(account_code, int(opening), lines, int(closing), truncated)
 
     async def all_postings(self) -> list[tuple[UUID, int, date, int, str, int]]:
         """Every posting in position order (tests and audits compare ledgers with this)."""

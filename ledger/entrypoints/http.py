@@ -46,7 +46,8 @@ class StatementView(BaseModel):
     account_code: str
     opening_balance_minor: int
     lines: list[StatementLineView]
-    closing_balance_minor: int
+    closing_balance_minor: int  # of every movement in [start, end), listed or not
+    truncated: bool  # True: only the first 10,000 movements are listed; ask for a shorter period
 
 
 def journal(request: Request) -> Journal:
@@ -112,6 +113,7 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
                 for line in found.lines
             ],
             closing_balance_minor=found.closing_balance_minor,
+            truncated=found.truncated,
         )
 
     return router

@@ -10,10 +10,11 @@ from events.clock_and_ids import FixedClock, SeededIds
 from payments.adapters.schedule_files import load_fee_schedule, load_units
 from payments.simulation import Simulation
 from reconciliation.domain.items import ExpectedItem, expect, item_facts
+from reconciliation.service import imports
 from reconciliation.service.context import Actor, Reconciler
 from reconciliation.service.imports import StatementUpload
 from reconciliation.simulation import BankDay, SimulatedBank
-from schemas.events.reconciliation_v1 import SettlementLine, StatementFormat
+from schemas.events.reconciliation_v1 import Direction, SettlementLine, StatementFormat
 
 PAYMENT_DAY = date(2026, 11, 24)  # a Tuesday
 SETTLEMENT_DAY = date(2026, 11, 25)
@@ -64,3 +65,14 @@ async def simulated_settlement(
     await simulate_payment_day(rt, dossiers)
     items = await expected_items(rt, reconciler, SETTLEMENT_DAY)
     return SimulatedBank(ACCOUNT, seed=bank_seed).day(SETTLEMENT_DAY, NEXT_DAY, items)
+
+
+async def bank_line(reconciler: Reconciler, amount_minor: int, day: date, name: str) -> str:
+    """One credit line, imported on its own; its line key."""
+    line = SettlementLine(
+        line_no=1, location="line 1", bank_account=ACCOUNT, booking_date=day, value_date=day,
+        amount_minor=amount_minor, direction=Direction.CREDIT, bank_reference=f"FT-{name}",
+        remittance_info="chuyen tien",
+    )  # fmt: skip
+    imported = await imports.import_statement(reconciler, officer("lan"), upload([line], name))
+    return f"{imported.file_id}:1"

@@ -54,6 +54,22 @@ async def checkout(h: Harness, payment_id: str, subject: str = CITIZEN) -> Respo
     return await h.post(f"/payments/{payment_id}/checkout", {}, citizen(h, subject))
 
 
+async def checked_out_ipn(
+    h: Harness, transaction_no: str, **extra: str
+) -> tuple[str, dict[str, str], bytes]:
+    """A filed dossier checked out: its payment id, the success IPN the gateway would send for
+    it (with `extra` fields), and the terminal's secret to sign it with."""
+    payment_id = (await file_online(h))["payment"]["payment_id"]
+    started = await checkout(h, payment_id)
+    secret = h.settings.gateway_secrets["v1"].get_secret_value().encode()
+    params = {
+        "vnp_TmnCode": h.settings.gateway_tmn_code, "vnp_TxnRef": started.json()["order_ref"],
+        "vnp_Amount": str(FEE * 100), "vnp_ResponseCode": "00", "vnp_TransactionStatus": "00",
+        "vnp_TransactionNo": transaction_no, "vnp_PayDate": "20261124091500", **extra,
+    }  # fmt: skip
+    return payment_id, params, secret
+
+
 async def payment(h: Harness, payment_id: str) -> dict[str, Any]:
     response = await h.api.get(f"/payments/{payment_id}", headers=h.token(Role.AUDITOR, "kt-1"))
     assert response.status_code == 200, response.text
@@ -141,14 +157,8 @@ async def test_duplicate_callback_captures_once(harness: Harness) -> None:
 
 async def test_forged_or_unsigned_callbacks_change_nothing(harness: Harness) -> None:
     h = harness
-    payment_id = (await file_online(h))["payment"]["payment_id"]
-    started = await checkout(h, payment_id)
+    payment_id, params, _ = await checked_out_ipn(h, "14000001")
     head_before = await h.payments.store.head()
-    params = {
-        "vnp_TmnCode": h.settings.gateway_tmn_code, "vnp_TxnRef": started.json()["order_ref"],
-        "vnp_Amount": str(FEE * 100), "vnp_ResponseCode": "00", "vnp_TransactionStatus": "00",
-        "vnp_TransactionNo": "14000001", "vnp_PayDate": "20261124091500",
-    }  # fmt: skip
     forged = await h.api.get("/gateway/ipn?" + signed_query(params, b"not-the-secret"))
     unsigned = await h.api.get("/gateway/ipn", params=params)
     assert forged.json()["RspCode"] == unsigned.json()["RspCode"] == "97"
@@ -158,14 +168,7 @@ async def test_forged_or_unsigned_callbacks_change_nothing(harness: Harness) -> 
 
 async def test_concurrent_callbacks_for_one_payment_capture_exactly_once(harness: Harness) -> None:
     h = harness
-    payment_id = (await file_online(h))["payment"]["payment_id"]
-    started = await checkout(h, payment_id)
-    secret = h.settings.gateway_secrets["v1"].get_secret_value().encode()
-    params = {
-        "vnp_TmnCode": h.settings.gateway_tmn_code, "vnp_TxnRef": started.json()["order_ref"],
-        "vnp_Amount": str(FEE * 100), "vnp_ResponseCode": "00", "vnp_TransactionStatus": "00",
-        "vnp_TransactionNo": "14000002", "vnp_PayDate": "20261124091500", "vnp_BankCode": "NCB",
-    }  # fmt: skip
+    payment_id, params, secret = await checked_out_ipn(h, "14000002", vnp_BankCode="NCB")
     query = signed_query(params, secret)
     replies = await asyncio.gather(*(h.api.get("/gateway/ipn?" + query) for _ in range(8)))
     codes = sorted(reply.json()["RspCode"] for reply in replies)
@@ -393,14 +396,7 @@ async def test_signed_callbacks_the_merchant_cannot_take_are_kept_and_flagged(
     but a success without its payment time: unreadable, so nothing is decided (99), but the
     bytes are kept as evidence for a person (they used to be dropped)."""
     h = harness
-    payment_id = (await file_online(h))["payment"]["payment_id"]
-    started = await checkout(h, payment_id)
-    secret = h.settings.gateway_secrets["v1"].get_secret_value().encode()
-    params = {
-        "vnp_TmnCode": h.settings.gateway_tmn_code, "vnp_TxnRef": started.json()["order_ref"],
-        "vnp_Amount": str(FEE * 100), "vnp_ResponseCode": "00", "vnp_TransactionStatus": "00",
-        "vnp_TransactionNo": "14000003", "vnp_PayDate": "20261124091500", "vnp_CurrCode": "USD",
-    }  # fmt: skip
+    payment_id, params, secret = await checked_out_ipn(h, "14000003", vnp_CurrCode="USD")
     dollars = await h.api.get("/gateway/ipn?" + signed_query(params, secret))
     assert dollars.json()["RspCode"] == "04"
     assert "GatewayCallbackFlagged" in await event_types(h, payment_id)
@@ -412,7 +408,7 @@ async def test_signed_callbacks_the_merchant_cannot_take_are_kept_and_flagged(
     kept = await h.api_app.state.runtime.pool.fetch(
         "SELECT verification_result FROM gateway_callback_evidence WHERE order_ref = $1 "
         "ORDER BY received_at, verification_result",
-        started.json()["order_ref"],
+        params["vnp_TxnRef"],
     )
     results = [row["verification_result"] for row in kept]
     assert "verified" in results

@@ -22,14 +22,13 @@ from reconciliation.simulation import numbered
 from schemas.api.reconciliation import DecisionResponse
 from schemas.events.reconciliation_v1 import (
     DecisionKind,
-    Direction,
     ExceptionKind,
-    SettlementLine,
 )
 from tests.integration.recon_harness import (
     ACCOUNT,
     NEXT_DAY,
     SETTLEMENT_DAY,
+    bank_line,
     expected_items,
     officer,
     reconciler_for,
@@ -174,17 +173,10 @@ async def test_two_days_cannot_settle_the_same_payment_at_once(runtime: Runtime)
     reconciler = reconciler_for(rt)
     [item, *_] = await expected_items(rt, reconciler, SETTLEMENT_DAY)
     amount = item.facts.amount_minor
-    keys = []
-    for number, day in enumerate((SETTLEMENT_DAY, NEXT_DAY), start=1):
-        line = SettlementLine(
-            line_no=1, location="line 1", bank_account=ACCOUNT, booking_date=day, value_date=day,
-            amount_minor=amount, direction=Direction.CREDIT, bank_reference=f"FT-RACE-{number}",
-            remittance_info="chuyen tien",
-        )  # fmt: skip
-        imported = await imports.import_statement(
-            reconciler, officer("lan"), upload([line], f"race-{number}")
-        )
-        keys.append(f"{imported.file_id}:1")
+    keys = [
+        await bank_line(reconciler, amount, day, f"RACE-{number}")
+        for number, day in enumerate((SETTLEMENT_DAY, NEXT_DAY), start=1)
+    ]
 
     def proposal(key: str) -> DecisionRequest:
         return DecisionRequest(DecisionKind.MATCH, [key], [item.facts.item_id], "by phone")

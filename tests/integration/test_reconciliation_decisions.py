@@ -21,6 +21,7 @@ from tests.integration.recon_harness import (
     ACCOUNT,
     NEXT_DAY,
     SETTLEMENT_DAY,
+    bank_line,
     expected_items,
     officer,
     reconciler_for,
@@ -29,17 +30,6 @@ from tests.integration.recon_harness import (
 )
 
 LIMIT = 5_000_000  # approval_limit_minor of the rules in force (reconciliation/data)
-
-
-async def bank_line(reconciler: Reconciler, amount_minor: int, day: object, name: str) -> str:
-    """One credit line, imported on its own; its line key."""
-    line = SettlementLine(
-        line_no=1, location="line 1", bank_account=ACCOUNT, booking_date=day, value_date=day,
-        amount_minor=amount_minor, direction=Direction.CREDIT, bank_reference=f"FT-{name}",
-        remittance_info="chuyen tien",
-    )  # fmt: skip
-    imported = await imports.import_statement(reconciler, officer("lan"), upload([line], name))
-    return f"{imported.file_id}:1"
 
 
 async def cash_or_pos_item(rt: Runtime, reconciler: Reconciler) -> ExpectedItem:

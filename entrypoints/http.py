@@ -194,6 +194,8 @@ async def _sweep_expired(
                 log.info("payments.expired", count=expired)
         except (EventStoreError, PaymentsDomainError) as error:
             log.warning("payments.expiry_sweep_failed", error=str(error))
+        except Exception as error:  # the database away: tried again next turn, never fatal
+            log.error("payments.expiry_sweep_failed", error=repr(error))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=settings.expiry_sweep_interval_s)
 

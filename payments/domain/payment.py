@@ -94,6 +94,7 @@ class Payment:
     # (order ref, flag) of the money-moving flags recorded: the same money reported again is
     # not flagged (and held in suspense) a second time.
     money_flags: frozenset[tuple[str, str]] = frozenset()
+    cancelled: bool = False  # cancelled once (its dossier was closed), whatever came after
 
     @property
     def refundable_minor(self) -> int:
@@ -174,7 +175,7 @@ def evolve(state: Payment | None, event: EventPayload) -> Payment:
         case PaymentExpired():
             return replace(state, status=PaymentStatus.EXPIRED)
         case PaymentCancelled():
-            return replace(state, status=PaymentStatus.CANCELLED)
+            return replace(state, status=PaymentStatus.CANCELLED, cancelled=True)
         case GatewayCallbackFlagged() if event.moved_money is not None:
             flagged = (event.order_ref, event.flag.value)
             return replace(state, money_flags=state.money_flags | {flagged})
@@ -374,6 +375,11 @@ def decide_accept_late_capture(state: Payment, accepted_by: str, reason: str) ->
         raise InvalidTransitionError(
             "accept the late capture of", state.status.value, "part of it was refunded already"
         )
+    if state.cancelled:  # its dossier was rejected or withdrawn: no fee is owed any more
+        raise InvalidTransitionError(
+            "accept the late capture of", state.status.value,
+            "the payment was cancelled when its dossier was closed; refund the money",
+        )  # fmt: skip
     return [
         LateCaptureAccepted(
             payment_id=state.payment_id,

@@ -22,6 +22,7 @@ from payments.domain.dossier import (
 from payments.domain.errors import InvalidTransitionError
 from payments.domain.payment import (
     PaymentStatus,
+    decide_accept_late_capture,
     decide_checkout,
     decide_counter_payment,
     decide_refund_proposal,
@@ -178,6 +179,8 @@ def test_closing_a_dossier_cancels_its_unpaid_payment_and_later_money_is_late() 
     ]
     late = fold([*history, cancelled, *decision.events])
     assert late is not None and late.status is PaymentStatus.CAPTURED_AFTER_EXPIRY
+    with pytest.raises(InvalidTransitionError, match="dossier was closed; refund the money"):
+        decide_accept_late_capture(late, "finance:lan", "paid anyway")  # not a fee any more
 
 
 def test_closing_after_a_full_refund_was_asked_for_proposes_nothing_more() -> None:

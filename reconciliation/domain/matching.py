@@ -200,13 +200,17 @@ def _named_item(work: _Work, line: BankLine) -> tuple[UUID | None, MatchStage, i
         return named.pop(), MatchStage.EXACT_REFERENCE, CONFIDENCE_EXACT
     if named:
         return None, MatchStage.EXACT_REFERENCE, 0  # names several items: leave to a person
+    found: dict[UUID, int] = {}  # every item the note's codes name, with its best confidence
     for hit in codes_in_note(line.remittance_info):
         if hit.confidence < work.rules.note_confidence_min:
             break
         item_id = work.by_reference.get(hit.code) or work.settled.get(hit.code)
         if item_id is not None:
-            return item_id, MatchStage.TRANSFER_NOTE, hit.confidence
-    return None, MatchStage.EXACT_REFERENCE, 0
+            found.setdefault(item_id, hit.confidence)
+    if len(found) == 1:
+        [(item_id, confidence)] = found.items()
+        return item_id, MatchStage.TRANSFER_NOTE, confidence
+    return None, MatchStage.EXACT_REFERENCE, 0  # none, or several: leave to a person
 
 
 def _by_reference(work: _Work) -> None:
@@ -218,13 +222,7 @@ def _by_reference(work: _Work) -> None:
         item = work.open_items.get(item_id)
         if item is None or item.facts.direction is not line.direction:
             if item is None:  # settled by an earlier run, or by an earlier line of this one
-                work.flag(
-                    ExceptionKind.DUPLICATE_SETTLEMENT,
-                    line.amount_minor,
-                    line.booking_date,
-                    f"names an item that is already settled ({item_id})",
-                    lines=[line],
-                )
+                _names_a_settled_item(work, line, item_id)
             continue
         if line.amount_minor == item.amount_minor:
             work.settle(stage, confidence, [line], [item])
@@ -232,12 +230,26 @@ def _by_reference(work: _Work) -> None:
             work.claims.setdefault(item_id, []).append((line, confidence))
 
 
+def _names_a_settled_item(work: _Work, line: BankLine, item_id: UUID) -> None:
+    work.flag(
+        ExceptionKind.DUPLICATE_SETTLEMENT,
+        line.amount_minor,
+        line.booking_date,
+        f"names an item that is already settled ({item_id})",
+        lines=[line],
+    )
+
+
 def _split_credits(work: _Work) -> None:
     """Stage 3: claims on one item that add up to it; claims that do not are amount mismatches."""
     for item_id, claims in sorted(work.claims.items(), key=lambda pair: str(pair[0])):
         item = work.open_items.get(item_id)
         lines = [line for line, _ in claims if line.key in work.open_lines]
-        if item is None or not lines:
+        if item is None:  # settled by another line meanwhile: these cannot also pay it
+            for line in lines:
+                _names_a_settled_item(work, line, item_id)
+            continue
+        if not lines:
             continue
         if len(lines) >= 2 and sum(line.amount_minor for line in lines) == item.amount_minor:
             confidence = min(confidence for _, confidence in claims)
@@ -328,9 +340,11 @@ def match_day(inputs: DayInputs, rules: MatchingRules, calendar: BankingCalendar
         by_reference=_reference_index(inputs.items),
         settled=dict(inputs.settled_references),
     )
+    # A bank entry seen twice (the same day imported in two formats) is set aside first, so
+    # its copies cannot add up to one payment as split credits.
+    _repeated_bank_entries(work)
     _by_reference(work)
     _split_credits(work)
-    _repeated_bank_entries(work)
     for line_group, item_group, stage_outcome in lumps.match_lumps(
         work.open_lines.values(), work.open_items.values(), rules, inputs.business_date
     ):

@@ -25,6 +25,12 @@ def test_friday_plus_one_banking_day_is_monday() -> None:
     assert CALENDAR.add_banking_days(date(2026, 11, 27), 1) == date(2026, 11, 30)
 
 
+def test_a_holiday_on_a_saturday_gives_the_monday_off() -> None:
+    """1 May 2027 is a Saturday: Monday 3 May is the compensatory day off (after Friday 30 April,
+    itself a holiday), so Thursday 29 April plus one banking day is Tuesday 4 May."""
+    assert CALENDAR.add_banking_days(date(2027, 4, 29), 1) == date(2027, 5, 4)
+
+
 def test_saturday_capture_with_lag_zero_is_due_monday() -> None:
     assert CALENDAR.add_banking_days(date(2026, 11, 28), 0) == date(2026, 11, 30)
 

@@ -239,3 +239,37 @@ def test_a_run_s_match_records_dump_exactly_as_the_match_contract() -> None:
     assert len(outcome.matches) == 2
     for record in outcome.matches:
         assert record.to_json() == Match.model_validate(record.to_json()).model_dump(mode="json")
+
+
+def test_one_bank_entry_imported_twice_does_not_add_up_to_a_split_credit() -> None:
+    """The same day imported in two formats: two open copies of one 150,000 VND credit naming a
+    300,000 VND payment. The copy is a duplicate before anything matches, so the payment stays
+    open and the one real credit is an amount mismatch, not half of a split."""
+    paid = item(300_000, references=("ORD-7",))
+    first = line(150_000, note="ORD-7 nop mot nua", bank_reference="FT26329000001")
+    copy = line(150_000, note="ORD-7 nop mot nua", bank_reference="FT26329000001")
+    outcome = run([first, copy], [paid])
+    assert outcome.matches == []
+    assert sorted(kinds(outcome)) == sorted(
+        [ExceptionKind.DUPLICATE_SETTLEMENT, ExceptionKind.AMOUNT_MISMATCH]
+    )
+
+
+def test_a_note_naming_two_payments_matches_neither() -> None:
+    one, other = item(150_000), item(150_000)
+    codes = [payment_code(i.item_id) for i in (one, other)]
+    note = f"nop phi {codes[0][:5]} {codes[0][5:]} va {codes[1][:5]} {codes[1][5:]}"
+    outcome = run([line(150_000, note=note)], [one, other])
+    assert outcome.matches == []  # a person decides which payment it was
+
+
+def test_a_claim_on_a_payment_another_line_settled_is_a_duplicate() -> None:
+    """L1 names A with another amount (a claim); L2 then settles A exactly. L1 cannot also pay
+    A, and must not go on to match an unrelated payment by amount and date."""
+    named, unrelated = item(150_000, references=("ORD-9",)), item(100_000)
+    claim = line(100_000, note="ORD-9 lan 1")
+    exact = line(150_000, note="ORD-9")
+    outcome = run([claim, exact], [named, unrelated])
+    assert [(m.line_keys, m.item_ids) for m in outcome.matches] == [([exact.key], [named.item_id])]
+    duplicates = [e for e in outcome.exceptions if e.kind is ExceptionKind.DUPLICATE_SETTLEMENT]
+    assert [e.line_keys for e in duplicates] == [[claim.key]]

@@ -42,7 +42,7 @@ async def days_to_seal(repository: CheckpointRepository, yesterday: date) -> lis
         return [yesterday]
     latest = max(signed)
     missed = [latest + timedelta(days=n) for n in range(1, (yesterday - latest).days + 1)]
-    return sorted({*missed, yesterday})
+    return missed or [yesterday]  # yesterday signed already: checked again for its file
 
 
 async def seal_previous_days(rt: Runtime, settings: Settings, clock: Clock) -> list[SealOutcome]:
@@ -55,12 +55,12 @@ async def seal_previous_days(rt: Runtime, settings: Settings, clock: Clock) -> l
     except DayNotSealedError:
         return []
     repository = CheckpointRepository(rt.pool)
+    signer, trusted = signer_from(settings), trusted_from(settings, None)
     outcomes = []
     for day in await days_to_seal(repository, yesterday):
         outcome = await seal_day(
-            rt.store, repository, signer_from(settings), day, now=now, zone=zone,
-            trusted=trusted_from(settings, None),
-        )  # fmt: skip
+            rt.store, repository, signer, day, now=now, zone=zone, trusted=trusted
+        )
         path = settings.audit_checkpoint_dir / f"checkpoint-{day.isoformat()}.json"
         if outcome.created or not path.exists():
             document = {**outcome.checkpoint.document(), "zone": zone.key}

@@ -354,16 +354,14 @@ def _unsigned_bounds(manifest: Manifest, signed: list[tuple[date, int, str]]) ->
     """The period's two ends must be signed days: its last day at last_position, and the day
     before it at the anchor (unless the period starts with the first event ever). Otherwise a
     package cut short at either end, its totals recomputed, would still read as the period."""
-    missing = []
-    if (manifest.last_day, manifest.last_position) not in {(d, p) for d, p, _ in signed}:
+    missing, signed_at = [], {(day, position) for day, position, _ in signed}
+    if (manifest.last_day, manifest.last_position) not in signed_at:
         missing.append(
             f"no valid checkpoint of the last day {manifest.last_day} signs the last position "
             f"{manifest.last_position}"
         )
     before = manifest.first_day - timedelta(days=1)
-    if manifest.anchor_position > 0 and (before, manifest.anchor_position) not in {
-        (d, p) for d, p, _ in signed
-    }:
+    if manifest.anchor_position > 0 and (before, manifest.anchor_position) not in signed_at:
         missing.append(
             f"no valid checkpoint of {before}, the day before the period, signs the anchor "
             f"position {manifest.anchor_position}"

@@ -12,8 +12,8 @@ from uuid import UUID
 from payments.domain.errors import InvalidTransitionError, PaymentsDomainError
 from payments.domain.fee_schedule import FeeSchedule, UnitDirectory
 from payments.domain.payment import (
-    CANCELLABLE,
     HOLDS_MONEY,
+    OPEN_FOR_PAYMENT,
     Payment,
     decide_cancel,
     decide_refund_proposal,
@@ -169,7 +169,7 @@ def decide_closing(
     payment_events: list[EventPayload] = []
     if payment is None:
         return [closing], payment_events
-    if payment.status in CANCELLABLE:
+    if payment.status in OPEN_FOR_PAYMENT:
         # Nothing paid yet: the fee is no longer owed. Money that still arrives from an open
         # checkout is a late payment (captured, flagged, a refund proposed), not a fee.
         payment_events = decide_cancel(payment, closed_because)

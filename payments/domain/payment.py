@@ -59,8 +59,6 @@ class PaymentStatus(StrEnum):
 
 
 OPEN_FOR_PAYMENT = {PaymentStatus.REQUESTED, PaymentStatus.PENDING, PaymentStatus.FAILED}
-# Nothing paid (a checkout may be open at the gateway: what it still pays arrives late).
-CANCELLABLE = {PaymentStatus.REQUESTED, PaymentStatus.PENDING, PaymentStatus.FAILED}
 HOLDS_MONEY = {
     PaymentStatus.SUCCEEDED,
     PaymentStatus.PARTIALLY_REFUNDED,
@@ -306,7 +304,8 @@ def decide_expiry(state: Payment, now: datetime) -> list[EventPayload]:
 
 
 def decide_cancel(state: Payment, reason: str) -> list[EventPayload]:
-    _require(state, "cancel", CANCELLABLE)
+    """Only while nothing is paid; a checkout still open at the gateway pays in late."""
+    _require(state, "cancel", OPEN_FOR_PAYMENT)
     return [PaymentCancelled(payment_id=state.payment_id, reason=reason)]
 
 

@@ -125,11 +125,9 @@ async def _decided(
         return _Decided(match, fees_explained_minor=0)
     items = await model.items(request.item_ids)
     _check_items(items, request.item_ids, direction)
-    clearings = {(state.facts.clearing_kind, state.facts.clearing_qualifier) for state in items}
+    clearings = {state.facts.clearing for state in items}
     if len(clearings) != 1:
-        named = sorted(f"{kind}:{qualifier}" for kind, qualifier in clearings)
-        raise ReconciliationError(f"the items settle through {named}; one at a time")
-    clearing = clearings.pop()
+        raise ReconciliationError(f"the items settle through {sorted(clearings)}; one at a time")
     gross = sum(state.facts.amount_minor for state in items)
     if net > gross or (direction is Direction.DEBIT and net != gross):
         raise ReconciliationError(
@@ -140,12 +138,15 @@ async def _decided(
     match = Match(
         stage=MatchStage.MANUAL,
         item_ids=sorted(request.item_ids),
-        clearing=f"{clearing[0]}:{clearing[1]}",
+        clearing=clearings.pop(),
         gross_minor=gross,
         fee_minor=gross - net,
         **common,
     )
-    route = reconciler.rules_book.in_force_on(day).route_for(*clearing)
+    facts = items[0].facts  # all of one clearing, checked above
+    route = reconciler.rules_book.in_force_on(day).route_for(
+        facts.clearing_kind, facts.clearing_qualifier
+    )
     explained = 0 if route is None else route.fees_explained([s.facts.amount_minor for s in items])
     return _Decided(match, fees_explained_minor=explained)
 

@@ -229,6 +229,13 @@ async def reject(
 
 
 async def close_day(reconciler: Reconciler, actor: Actor, bank_account: str, day: date) -> None:
+    # Under the settlement lock: no import adds lines to the day, and no run or decision settles
+    # its lines, between the counts below and the close.
+    async with reconciler.settlement_lock.held():
+        await _close_day(reconciler, actor, bank_account, day)
+
+
+async def _close_day(reconciler: Reconciler, actor: Actor, bank_account: str, day: date) -> None:
     await reconciler.read_model.catch_up()
     state, version = await load_day(reconciler, bank_account, day)
     counts = await reconciler.read_model.day_counts(bank_account, day)

@@ -2,7 +2,8 @@
 
 The parsed file becomes one `SettlementFileImported` event and its lines in chunks, appended in
 one transaction together with a command receipt keyed by the file's SHA-256: importing the same
-bytes again (even concurrently) is answered with the first import and writes nothing.
+bytes again (even concurrently) is answered with the first import and writes nothing. The
+closed-day check and the append run under the settlement lock, which a close also takes.
 """
 
 from collections.abc import Sequence
@@ -96,7 +97,17 @@ async def import_statement(
         return known
     if not 1 <= len(upload.lines) <= IMPORT_LINES_MAX:
         raise ValueError(f"a statement holds 1..{IMPORT_LINES_MAX} lines, got {len(upload.lines)}")
-    await _refuse_closed_days(reconciler, upload.lines)
+    # Under the settlement lock, as a close is: a day closed after the check below and before
+    # the append would otherwise take the statement's lines while closed.
+    async with reconciler.settlement_lock.held():
+        await reconciler.read_model.catch_up()
+        await _refuse_closed_days(reconciler, upload.lines)
+        return await _append_import(reconciler, actor, upload)
+
+
+async def _append_import(
+    reconciler: Reconciler, actor: Actor, upload: StatementUpload
+) -> ImportOutcome:
     file_id = reconciler.ids.next()
     chunks = [
         SettlementLinesRecorded(

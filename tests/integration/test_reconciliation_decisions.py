@@ -5,13 +5,19 @@ their own day only; a line named twice is refused before anything is stored; a c
 no new lines until it is reopened; a day's statement imported again in another format is not
 settled twice."""
 
+import asyncio
 from collections import Counter
 from dataclasses import replace
 
 import pytest
 
 from entrypoints.bootstrap import Runtime
-from reconciliation.domain.errors import DayClosedError, ItemNotOpenError, ReconciliationError
+from reconciliation.domain.errors import (
+    DayClosedError,
+    DayNotReadyError,
+    ItemNotOpenError,
+    ReconciliationError,
+)
 from reconciliation.domain.items import ExpectedItem
 from reconciliation.service import decisions, imports, runs
 from reconciliation.service.context import Reconciler
@@ -185,3 +191,51 @@ async def test_a_closed_day_takes_no_new_lines_until_it_is_reopened(runtime: Run
     assert await stored_events(rt) == head
     await decisions.reopen_day(reconciler, officer("minh"), ACCOUNT, SETTLEMENT_DAY, "late file")
     assert await bank_line(reconciler, 300_000, SETTLEMENT_DAY, "after-close")
+
+
+WAITED_S = 0.3  # long enough for a task that does not wait for the lock to finish here
+
+
+async def test_an_import_waits_for_a_close_in_progress_and_then_sees_the_day_closed(
+    runtime: Runtime,
+) -> None:
+    rt = runtime
+    reconciler = reconciler_for(rt)
+    lan = officer("lan")
+    key = await bank_line(reconciler, 250_000, SETTLEMENT_DAY, "before-close")
+    written_off = DecisionRequest(DecisionKind.WRITE_OFF, [key], [], "unknown payer")
+    await decisions.propose(reconciler, lan, ACCOUNT, SETTLEMENT_DAY, written_off)
+    async with reconciler.settlement_lock.held():  # as close_day holds it
+        late = asyncio.create_task(bank_line(reconciler, 300_000, SETTLEMENT_DAY, "late"))
+        await asyncio.sleep(WAITED_S)
+        assert not late.done(), "the import ran while the day was being closed"
+        await decisions._close_day(reconciler, lan, ACCOUNT, SETTLEMENT_DAY)
+    with pytest.raises(DayClosedError, match="reopen it first"):
+        await late
+    lines = await rt.pool.fetchval(
+        "SELECT count(*) FROM recon_lines WHERE booking_date = $1", SETTLEMENT_DAY
+    )
+    assert lines == 1
+
+
+async def test_a_close_waits_for_an_import_in_progress_and_then_counts_its_lines(
+    runtime: Runtime,
+) -> None:
+    rt = runtime
+    reconciler = reconciler_for(rt)
+    lan = officer("lan")
+    key = await bank_line(reconciler, 250_000, SETTLEMENT_DAY, "before-close")
+    written_off = DecisionRequest(DecisionKind.WRITE_OFF, [key], [], "unknown payer")
+    await decisions.propose(reconciler, lan, ACCOUNT, SETTLEMENT_DAY, written_off)
+    line = SettlementLine(
+        line_no=1, location="line 1", bank_account=ACCOUNT, booking_date=SETTLEMENT_DAY,
+        value_date=SETTLEMENT_DAY, amount_minor=300_000, direction=Direction.CREDIT,
+        bank_reference="FT-DURING-CLOSE", remittance_info="chuyen tien",
+    )  # fmt: skip
+    async with reconciler.settlement_lock.held():  # as import_statement holds it
+        closing = asyncio.create_task(decisions.close_day(reconciler, lan, ACCOUNT, SETTLEMENT_DAY))
+        await asyncio.sleep(WAITED_S)
+        assert not closing.done(), "the day closed while a statement for it was being imported"
+        await imports._append_import(reconciler, lan, upload([line], "during-close"))
+    with pytest.raises(DayNotReadyError, match="1 bank line"):
+        await closing

@@ -36,6 +36,7 @@ from reconciliation.adapters.statements.common import (
     line_or_error,
 )
 from schemas.events.reconciliation_v1 import Direction, SettlementLine
+from schemas.time import business_date
 
 CAMT_NAMESPACE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.05[34]\.001\.[0-9]{2}")
 # The report element under Document and the element of each account's report inside it.
@@ -124,7 +125,9 @@ def _direction(entry: Children, path: str) -> Direction:
 
 
 def _date(entry: Children, name: str, path: str) -> date | None:
-    """The date of BookgDt or ValDt, from Dt or from the date part of DtTm as written."""
+    """The date of BookgDt or ValDt: Dt as written, or DtTm's day in the business zone. A DtTm
+    with an offset is an instant (a bank abroad may write it in UTC, where 18:30Z on the 24th
+    is already the 25th in Hanoi); one without is local time, and its date is taken as written."""
     holder = entry.get(name)
     if holder is None:
         return None
@@ -134,7 +137,8 @@ def _date(entry: Children, name: str, path: str) -> date | None:
         if day is not None:
             return date.fromisoformat(day[:10] if day[10:11] in ("Z", "+", "-") else day)
         if moment is not None:
-            return datetime.fromisoformat(moment).date()
+            instant = datetime.fromisoformat(moment)
+            return business_date(instant) if instant.tzinfo is not None else instant.date()
     except ValueError:
         shown = day if day is not None else moment
         raise StatementError(f"{path}/{name}", f"'{shown}' is not a date") from None

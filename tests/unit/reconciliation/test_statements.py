@@ -257,6 +257,23 @@ def test_a_file_without_booked_entries_is_refused() -> None:
     assert refusal(b"just some text\n", MT940) == "line 1: no MT940 statement (:20:) found"
 
 
+def test_a_booking_time_with_an_offset_is_dated_in_the_business_zone() -> None:
+    hanoi = (DATA / "vcb_camt053_20261124.xml").read_text(encoding="utf-8")
+    as_written = {line.bank_reference: line for line in parse_statement(hanoi.encode(), CAMT).lines}
+    assert as_written["VNP2611240001"].booking_date == date(2026, 11, 24)
+    times = {
+        "2026-11-24T18:30:00Z": date(2026, 11, 25),  # 01:30 on the 25th in Hanoi
+        "2026-11-24T16:59:59Z": date(2026, 11, 24),  # 23:59:59 on the 24th
+        "2026-11-25T00:30:00+09:00": date(2026, 11, 24),  # 22:30 on the 24th in Hanoi
+        "2026-11-24T23:30:00": date(2026, 11, 24),  # no offset: local time, as written
+    }
+    for written, expected in times.items():
+        moved = hanoi.replace("2026-11-24T16:05:00+07:00", written).encode()
+        lines = {line.bank_reference: line for line in parse_statement(moved, CAMT).lines}
+        assert lines["VNP2611240001"].booking_date == expected, written
+        assert lines["VNP2611240001"].value_date == expected, written
+
+
 def test_the_first_problem_is_reported_even_when_a_later_one_stops_the_reader() -> None:
     fractional = (BROKEN / "mt940_fractional_dong.sta").read_text()
     broken_later = fractional.replace(":62F:", ":61:26112\r\n:62F:")

@@ -44,6 +44,7 @@ serve: up ## the HTTP API on 127.0.0.1:58000 (OpenAPI at /docs) and the sandbox 
 bench: up ## every benchmark; prints `bench: <metric> <value>` lines
 	@$(BIN)/python bench/append_relay.py
 	@$(BIN)/python bench/payments_http.py
+	@$(BIN)/python bench/payments_floor.py
 	@$(BIN)/python bench/stream_e2e.py
 	@$(BIN)/python bench/reconcile_1m.py
 	@$(BIN)/python bench/replay_1m.py

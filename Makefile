@@ -47,6 +47,7 @@ bench: up ## every benchmark; prints `bench: <metric> <value>` lines
 	@$(BIN)/python bench/payments_floor.py
 	@$(BIN)/python bench/stream_e2e.py
 	@$(BIN)/python bench/reconcile_1m.py
+	@$(BIN)/python bench/reconcile_floor.py
 	@$(BIN)/python bench/replay_1m.py
 
 schemas: venv ## regenerate the checked-in JSON Schema files

@@ -25,9 +25,10 @@ from uuid import UUID
 from events.errors import ensure
 from reconciliation.domain import lumps
 from reconciliation.domain.calendar import BankingCalendar
-from reconciliation.domain.items import CREDIT, BankLine, ExpectedItem
+from reconciliation.domain.items import CREDIT, DEBIT, BankLine, ExpectedItem
 from reconciliation.domain.references import codes_in_note, tokens
 from reconciliation.domain.rules import MatchingRules
+from schemas.codes import REFUND_PREFIX, canonical_code
 from schemas.events.reconciliation_v1 import (
     Direction,
     ExceptionKind,
@@ -186,6 +187,29 @@ def _reference_index(items: Iterable[ExpectedItem]) -> dict[str, UUID | None]:
     return index
 
 
+def _settled_direction(reference: str) -> Direction:
+    """Which way the money of the settled item a reference names moved. A refund is known to
+    reconciliation by its refund code alone (items.item_facts), so a refund code names money
+    paid out; every other reference names money received."""
+    is_refund = reference.startswith(REFUND_PREFIX) and canonical_code(reference) == reference
+    return DEBIT if is_refund else CREDIT
+
+
+def _item_of(work: _Work, line: BankLine, reference: str) -> UUID | None:
+    """The open item a reference names, else the settled one moving money the line's way.
+
+    A refund paid out by the bank often cites the payment it gives back ("HOAN TIEN TT…"):
+    that payment is settled, but the debit is not a second settlement of it, so it is not
+    named here and the refund stages get the line."""
+    open_item = work.by_reference.get(reference)
+    if open_item is not None:
+        return open_item
+    settled = work.settled.get(reference)
+    if settled is not None and _settled_direction(reference) is line.direction:
+        return settled
+    return None
+
+
 def _named_item(work: _Work, line: BankLine) -> tuple[UUID | None, MatchStage, int]:
     """The one open or settled item a line names, how it was found, and with what confidence."""
     direct = (line.end_to_end_id or "").upper()
@@ -194,7 +218,7 @@ def _named_item(work: _Work, line: BankLine) -> tuple[UUID | None, MatchStage, i
     named = {
         item_id
         for token in tokens(line.end_to_end_id, line.remittance_info)
-        if (item_id := work.by_reference.get(token) or work.settled.get(token)) is not None
+        if (item_id := _item_of(work, line, token)) is not None
     }
     if len(named) == 1:
         return named.pop(), MatchStage.EXACT_REFERENCE, CONFIDENCE_EXACT
@@ -204,7 +228,7 @@ def _named_item(work: _Work, line: BankLine) -> tuple[UUID | None, MatchStage, i
     for hit in codes_in_note(line.remittance_info):
         if hit.confidence < work.rules.note_confidence_min:
             break
-        item_id = work.by_reference.get(hit.code) or work.settled.get(hit.code)
+        item_id = _item_of(work, line, hit.code)
         if item_id is not None:
             found.setdefault(item_id, hit.confidence)
     if len(found) == 1:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from reconciliation.domain.items import BankLine, ExpectedItem, ItemKind, item_facts
 from reconciliation.domain.lumps import expected_net
 from reconciliation.domain.matching import DayInputs, DayOutcome, match_day
-from schemas.codes import payment_code
+from schemas.codes import payment_code, refund_code
 from schemas.events.payments_v1 import PaymentMethod, RefundIssued
 from schemas.events.reconciliation_v1 import Direction, ExceptionKind, Match, MatchStage
 from schemas.money import PositiveMoney
@@ -273,3 +273,30 @@ def test_a_claim_on_a_payment_another_line_settled_is_a_duplicate() -> None:
     assert [(m.line_keys, m.item_ids) for m in outcome.matches] == [([exact.key], [named.item_id])]
     duplicates = [e for e in outcome.exceptions if e.kind is ExceptionKind.DUPLICATE_SETTLEMENT]
     assert [e.line_keys for e in duplicates] == [[claim.key]]
+
+
+def test_a_refund_citing_its_settled_payment_is_the_refund_not_a_duplicate() -> None:
+    payment_id = uuid.uuid4()
+    cited = payment_code(payment_id)  # settled by an earlier run
+    refund = item(
+        45_000,
+        kind=ItemKind.REFUND,
+        clearing=("refunds", "SO-TP"),
+        at=datetime(2026, 11, 23, 3, tzinfo=UTC),
+    )
+    paid_out = line(45_000, direction=Direction.DEBIT, note=f"HOAN TIEN {cited.lower()} le phi")
+    outcome = run([paid_out], [refund], settled={cited: payment_id})
+    assert kinds(outcome) == []
+    [match] = outcome.matches
+    assert (match.stage, match.item_ids) == (MatchStage.REFUND_DEBIT, [refund.item_id])
+
+
+def test_a_refund_paid_out_again_is_a_duplicate() -> None:
+    refund_id = uuid.uuid4()
+    code = refund_code(refund_id)  # the refund was paid out and settled by an earlier run
+    outcome = run(
+        [line(45_000, direction=Direction.DEBIT, note=code)], [], settled={code: refund_id}
+    )
+    assert kinds(outcome) == [ExceptionKind.DUPLICATE_SETTLEMENT]
+    credit = run([line(45_000, note=code)], [], settled={code: refund_id})
+    assert kinds(credit) == [ExceptionKind.UNMATCHED_BANK_LINE]

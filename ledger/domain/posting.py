@@ -15,6 +15,7 @@ from events.errors import ensure
 from ledger.domain.accounts import AccountClass, account
 from schemas.envelope import EventHeader, EventPayload
 from schemas.events.payments_v1 import (
+    FlaggedMoneyRefunded,
     GatewayCallbackFlagged,
     LateCaptureAccepted,
     PaymentCaptured,
@@ -28,6 +29,7 @@ UNAPPLIED = "UNAPPLIED"  # suspense for gateway money that no payment can take
 # The only event types `entry_for` posts from (a replay reads no others; a test holds this true).
 POSTED_EVENT_TYPES = frozenset({
     "PaymentCaptured", "LateCaptureAccepted", "RefundIssued", "GatewayCallbackFlagged",
+    "FlaggedMoneyRefunded",
     "SettlementsMatched", "MatchUndone",
 })  # fmt: skip
 
@@ -170,6 +172,15 @@ def entry_for(envelope: EventHeader, event: EventPayload) -> JournalEntry | None
             )  # fmt: skip
         case RefundIssued():
             description, postings = _refund(event)
+        case FlaggedMoneyRefunded():
+            description = "flagged gateway money refunded, owed to the citizen"
+            postings = _pair(
+                account(AccountClass.SUSPENSE, UNAPPLIED),
+                account(AccountClass.REFUNDS_PAYABLE, event.agency_code),
+                event.amount.amount_minor, agency_code=event.agency_code,
+                unit_code=event.unit_code, procedure_code=event.procedure_code,
+                payment_id=event.payment_id,
+            )  # fmt: skip
         case GatewayCallbackFlagged() if (moved := event.moved_money) is not None:
             description = f"gateway money without a fee to take it ({event.flag.value})"
             postings = _pair(

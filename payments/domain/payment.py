@@ -26,6 +26,7 @@ from schemas.envelope import EventPayload
 from schemas.events.payments_v1 import (
     CheckoutStarted,
     FeeReductionGranted,
+    FlaggedMoneyRefunded,
     GatewayCallbackFlagged,
     LateCaptureAccepted,
     PaymentCancelled,
@@ -67,6 +68,15 @@ HOLDS_MONEY = {
 
 
 @dataclass(frozen=True)
+class HeldMoney:
+    """Money a flagged callback moved that no fee took: it waits in suspense for a refund."""
+
+    order_ref: str
+    gateway: str
+    amount_minor: int
+
+
+@dataclass(frozen=True)
 class Payment:
     """Everything the rules need to know about one payment, folded from its events."""
 
@@ -92,6 +102,8 @@ class Payment:
     # (order ref, flag) of the money-moving flags recorded: the same money reported again is
     # not flagged (and held in suspense) a second time.
     money_flags: frozenset[tuple[str, str]] = frozenset()
+    # Money those flags hold in suspense and not yet refunded, by the flagged callback's evidence.
+    flagged_money: dict[UUID, HeldMoney] = field(default_factory=dict)
     cancelled: bool = False  # cancelled once (its dossier was closed), whatever came after
 
     @property
@@ -174,9 +186,17 @@ def evolve(state: Payment | None, event: EventPayload) -> Payment:
             return replace(state, status=PaymentStatus.EXPIRED)
         case PaymentCancelled():
             return replace(state, status=PaymentStatus.CANCELLED, cancelled=True)
-        case GatewayCallbackFlagged() if event.moved_money is not None:
+        case GatewayCallbackFlagged() if (moved := event.moved_money) is not None:
             flagged = (event.order_ref, event.flag.value)
-            return replace(state, money_flags=state.money_flags | {flagged})
+            held = HeldMoney(event.order_ref, event.gateway, moved.amount_minor)
+            return replace(
+                state,
+                money_flags=state.money_flags | {flagged},
+                flagged_money={**state.flagged_money, event.evidence_id: held},
+            )
+        case FlaggedMoneyRefunded():
+            still_held = {k: v for k, v in state.flagged_money.items() if k != event.evidence_id}
+            return replace(state, flagged_money=still_held)
     return _evolve_money(state, event)
 
 
@@ -364,6 +384,33 @@ def decide_refund(
             unit_code=state.unit_code,
             procedure_code=state.procedure_code,
             from_suspense=state.status == PaymentStatus.CAPTURED_AFTER_EXPIRY,
+        )
+    ]
+
+
+def decide_flagged_money_refund(
+    state: Payment, *, evidence_id: UUID, refund_id: UUID, reason: str, approved_by: str
+) -> list[EventPayload]:
+    """Give back, whole, the money a flagged callback moved and suspense still holds."""
+    held = state.flagged_money.get(evidence_id)
+    if held is None:
+        raise InvalidTransitionError(
+            "refund flagged money of", state.status.value,
+            f"no money of callback {evidence_id} is held in suspense (never flagged, or refunded)",
+        )  # fmt: skip
+    return [
+        FlaggedMoneyRefunded(
+            payment_id=state.payment_id,
+            refund_id=refund_id,
+            evidence_id=evidence_id,
+            order_ref=held.order_ref,
+            gateway=held.gateway,
+            amount=PositiveMoney(amount_minor=held.amount_minor),
+            reason=reason,
+            approved_by=approved_by,
+            agency_code=state.agency_code,
+            unit_code=state.unit_code,
+            procedure_code=state.procedure_code,
         )
     ]
 

@@ -45,6 +45,7 @@ from schemas.api.payments import (
     DossierCreated,
     DossierView,
     FileDossierRequest,
+    FlaggedMoneyRefundRequest,
     GatewayReturnView,
     PaymentPage,
     PaymentView,
@@ -274,6 +275,27 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
         return await _idempotent(
             request, api, caller, key, lambda c: api.refunds.refund(c, payment_id, body)
         )
+
+    @router.post(
+        "/payments/{payment_id}/flagged-money/{evidence_id}/refund",
+        response_model=PaymentView,
+        tags=["payments"],
+    )
+    async def refund_flagged_money(
+        payment_id: UUID,
+        evidence_id: UUID,
+        body: FlaggedMoneyRefundRequest,
+        request: Request,
+        api: Api,
+        caller: Caller,
+        key: IdempotencyKey,
+    ) -> Response:
+        """Clerk of the unit or finance: give back, whole, money a flagged callback moved (the
+        citizen paid twice, or a wrong amount) that suspense holds; see `flagged_money_held`."""
+        return await _idempotent(
+            request, api, caller, key,
+            lambda c: api.refunds.refund_flagged_money(c, payment_id, evidence_id, body),
+        )  # fmt: skip
 
     @router.post("/payments/{payment_id}/reductions", response_model=PaymentView, tags=["payments"])
     async def reduce_fee(

@@ -7,6 +7,7 @@ from events.store.ports import AppendRequest
 from payments.domain.dossier import Dossier, decide_closing, evolve_dossier
 from payments.domain.payment import (
     decide_accept_late_capture,
+    decide_flagged_money_refund,
     decide_refund,
     decide_refund_proposal,
 )
@@ -25,7 +26,13 @@ from payments.service.streams import (
     with_retries,
 )
 from schemas.api.auth import Role
-from schemas.api.payments import CloseDossierRequest, DossierView, PaymentView, RefundRequest
+from schemas.api.payments import (
+    CloseDossierRequest,
+    DossierView,
+    FlaggedMoneyRefundRequest,
+    PaymentView,
+    RefundRequest,
+)
 from schemas.events.payments_v1 import RefundSource
 
 
@@ -60,6 +67,31 @@ class RefundsService:
                     approved_by=context.principal.subject,
                     proposal_id=request.proposal_id,
                 )
+            return await commit_payment_events(
+                self.streams, self._clock, context, version, state, events
+            )
+
+        return await with_retries(attempt)
+
+    async def refund_flagged_money(
+        self,
+        context: CommandContext,
+        payment_id: UUID,
+        evidence_id: UUID,
+        request: FlaggedMoneyRefundRequest,
+    ) -> PaymentView:
+        """A clerk of the unit or finance gives back money a flagged callback moved."""
+
+        async def attempt() -> PaymentView:
+            version, state = await self.streams.payment(payment_id)
+            require_refunder(context.principal, state)
+            events = decide_flagged_money_refund(
+                state,
+                evidence_id=evidence_id,
+                refund_id=context.ids.next(),
+                reason=request.reason,
+                approved_by=context.principal.subject,
+            )
             return await commit_payment_events(
                 self.streams, self._clock, context, version, state, events
             )

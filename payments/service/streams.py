@@ -62,6 +62,7 @@ def payment_view(state: Payment, version: int) -> PaymentView:
         attempts=state.attempts,
         receipt_number=state.receipt_number,
         open_refund_proposals=dict(state.open_proposals),
+        flagged_money_held={k: held.amount_minor for k, held in state.flagged_money.items()},
         version=version,
     )
 

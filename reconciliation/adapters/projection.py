@@ -32,7 +32,9 @@ from schemas.events.reconciliation_v1 import (
 
 SQL = load_statements("reconciliation.adapters.sql", "reconciliation.sql")
 PROJECTION_NAME = "reconciliation"
-ITEM_EVENT_TYPES = {"PaymentCaptured", "RefundIssued", "GatewayCallbackFlagged"}
+ITEM_EVENT_TYPES = {
+    "PaymentCaptured", "RefundIssued", "GatewayCallbackFlagged", "FlaggedMoneyRefunded",
+}  # fmt: skip
 RECONCILIATION_EVENT_TYPES = {
     "SettlementFileImported",
     "SettlementLinesRecorded",

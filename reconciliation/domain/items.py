@@ -17,6 +17,7 @@ from reconciliation.domain.rules import MatchingRules, Route
 from schemas.codes import dossier_code, payment_code, refund_code
 from schemas.envelope import EventPayload
 from schemas.events.payments_v1 import (
+    FlaggedMoneyRefunded,
     GatewayCallbackFlagged,
     PaymentCaptured,
     PaymentMethod,
@@ -161,6 +162,16 @@ def item_facts(event: EventPayload, occurred_at: datetime) -> ItemFacts | None:
             return _captured(event)
         case RefundIssued() if event.method is not PaymentMethod.COUNTER_CASH:
             # Cash refunds are paid out at the counter: the bank never sees them.
+            return ItemFacts(
+                event.refund_id,
+                ItemKind.REFUND,
+                event.amount.amount_minor,
+                "refunds",
+                event.agency_code,
+                occurred_at,
+                _upper(refund_code(event.refund_id)),
+            )
+        case FlaggedMoneyRefunded():  # gateway money: the bank pays it back
             return ItemFacts(
                 event.refund_id,
                 ItemKind.REFUND,

@@ -40,6 +40,10 @@ class RefundRequest(ApiModel):
     proposal_id: UUID | None = None  # approve a pending proposal (amount must match it)
 
 
+class FlaggedMoneyRefundRequest(ApiModel):
+    reason: str = Field(min_length=3, max_length=500)
+
+
 class ReductionRequest(ApiModel):
     amount_minor: AmountMinor
     legal_basis: str = Field(min_length=3, max_length=500)
@@ -66,6 +70,9 @@ class PaymentView(ApiModel):
     attempts: int
     receipt_number: str | None
     open_refund_proposals: dict[UUID, int]
+    # Money flagged callbacks moved that suspense holds for a refund, by the callback's evidence
+    # id (POST /payments/{id}/flagged-money/{evidence_id}/refund gives it back).
+    flagged_money_held: dict[UUID, int] = {}
     version: int
 
 

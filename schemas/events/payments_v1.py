@@ -278,6 +278,26 @@ class RefundIssued(EventPayload):
     from_suspense: bool = False  # money captured after expiry and never accepted as a fee
 
 
+class FlaggedMoneyRefunded(EventPayload):
+    """Money a flagged callback moved (the citizen paid twice, or paid a wrong amount) goes back
+    to the citizen from suspense, whole; the payment's own capture is untouched."""
+
+    event_type: ClassVar[str] = "FlaggedMoneyRefunded"
+    schema_version: ClassVar[int] = 1
+
+    payment_id: UUID
+    refund_id: UUID
+    evidence_id: UUID  # the flagged callback whose money this is
+    order_ref: OrderRef
+    gateway: Code
+    amount: PositiveMoney
+    reason: Reason
+    approved_by: OfficerId
+    agency_code: Code
+    unit_code: Code
+    procedure_code: Code
+
+
 class ReceiptIssued(EventPayload):
     """The electronic receipt of a captured payment."""
 
@@ -320,6 +340,7 @@ MODELS: tuple[type[EventPayload], ...] = (
     LateCaptureAccepted,
     RefundProposed,
     RefundIssued,
+    FlaggedMoneyRefunded,
     ReceiptIssued,
     ReceiptNumberAssigned,
 )

@@ -416,3 +416,53 @@ async def test_signed_callbacks_the_merchant_cannot_take_are_kept_and_flagged(
         r.startswith("verified_unreadable: gateway callback field vnp_PayDate") for r in results
     )
     assert (await payment(h, payment_id))["status"] == "pending"
+
+
+async def test_money_paid_twice_waits_in_suspense_until_a_clerk_refunds_it(
+    harness: Harness,
+) -> None:
+    """The first order was reported failed, the citizen paid a second one, then the first turned
+    out paid after all: its money is flagged and held, shown on the payment, and a clerk of the
+    unit (not the citizen, nor another unit's clerk) gives it back, whole and once."""
+    h = harness
+    payment_id = (await file_online(h))["payment"]["payment_id"]
+    first = (await checkout(h, payment_id)).json()
+    await h.pay_at_sandbox(first["redirect_url"], "failure")
+    second = (await checkout(h, payment_id)).json()
+    await h.pay_at_sandbox(second["redirect_url"], "success")
+    secret = h.settings.gateway_secrets["v1"].get_secret_value().encode()
+    paid_after_all = {
+        "vnp_TmnCode": h.settings.gateway_tmn_code, "vnp_TxnRef": first["order_ref"],
+        "vnp_Amount": str(FEE * 100), "vnp_ResponseCode": "00", "vnp_TransactionStatus": "00",
+        "vnp_TransactionNo": "14000777", "vnp_PayDate": "20261124093000",
+    }  # fmt: skip
+    answer = await h.api.get("/gateway/ipn?" + signed_query(paid_after_all, secret))
+    assert answer.json()["RspCode"] == "02"  # already confirmed: the fee was paid
+    held = await payment(h, payment_id)
+    [(evidence_id, amount)] = held["flagged_money_held"].items()
+    assert (held["status"], held["captured_minor"], amount) == ("succeeded", FEE, FEE)
+
+    path = f"/payments/{payment_id}/flagged-money/{evidence_id}/refund"
+    reason = {"reason": "paid twice: order failed, then paid"}
+    for refused_by in (citizen(h), h.token(Role.CLERK, "can-bo-99", unit_code="VP-VY")):
+        refused = await h.post(path, reason, refused_by)
+        assert refused.status_code == 403, refused.text
+    clerk = h.token(Role.CLERK, "can-bo-07", unit_code="VP")
+    refunded = await h.post(path, reason, clerk, key="refund-twice-1")
+    assert refunded.status_code == 200, refunded.text
+    body = refunded.json()
+    assert (body["flagged_money_held"], body["captured_minor"], body["refunded_minor"]) == (
+        {}, FEE, 0,
+    )  # fmt: skip
+    replayed = await h.post(path, reason, clerk, key="refund-twice-1")
+    assert replayed.json() == body and replayed.headers["Idempotent-Replayed"] == "true"
+    again = await h.post(path, reason, clerk)
+    assert again.status_code == 409 and again.json()["code"] == "invalid_transition"
+    types = await event_types(h, payment_id)
+    assert types.count("GatewayCallbackFlagged") == types.count("FlaggedMoneyRefunded") == 1
+    envelopes = await h.payments.store.read_stream(f"payment-{payment_id}")
+    [given_back] = [e.payload for e in envelopes if e.event_type == "FlaggedMoneyRefunded"]
+    assert (given_back["order_ref"], given_back["amount"]["amount_minor"]) == (
+        first["order_ref"], FEE,
+    )  # fmt: skip
+    assert given_back["approved_by"] == "can-bo-07"

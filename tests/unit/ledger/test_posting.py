@@ -14,6 +14,7 @@ from ledger.domain.posting import POSTED_EVENT_TYPES, JournalEntry, Posting, ent
 from schemas.envelope import EventEnvelope, EventPayload
 from schemas.events.payments_v1 import (
     CallbackFlag,
+    FlaggedMoneyRefunded,
     GatewayCallbackFlagged,
     PaymentCaptured,
     PaymentMethod,
@@ -101,6 +102,20 @@ def test_unapplied_gateway_money_goes_to_suspense_only_when_money_moved() -> Non
     for quiet in (flag(CallbackFlag.UNKNOWN_ORDER, False),
                   flag(CallbackFlag.DUPLICATE_AMOUNT_MISMATCH, True)):  # fmt: skip
         assert entry_for(envelope(quiet), quiet) is None
+
+
+def test_flagged_money_refunded_leaves_suspense_for_refunds_payable() -> None:
+    """What the flag put in suspense (above) goes back out of it, owed to the citizen; the
+    bank's payout then settles refunds payable like any refund."""
+    event = FlaggedMoneyRefunded(
+        payment_id=PAYMENT, refund_id=uuid.uuid4(), evidence_id=uuid.uuid4(), order_ref="X1",
+        gateway="VNPAY", amount=PositiveMoney(amount_minor=10_000), reason="paid twice",
+        approved_by="can-bo-7", agency_code="SO-TU-PHAP", unit_code="VP",
+        procedure_code="TP-LLTP-01",
+    )  # fmt: skip
+    assert lines(entry_for(envelope(event), event)) == {
+        "SUSPENSE:UNAPPLIED": 10_000, "REFUNDS_PAYABLE:SO-TU-PHAP": -10_000,
+    }  # fmt: skip
 
 
 def test_an_unbalanced_entry_cannot_exist() -> None:

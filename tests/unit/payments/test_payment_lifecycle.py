@@ -32,6 +32,7 @@ from payments.domain.payment import (
     decide_checkout,
     decide_counter_payment,
     decide_expiry,
+    decide_flagged_money_refund,
     decide_reduction,
     decide_refund,
     decide_refund_proposal,
@@ -41,6 +42,7 @@ from payments.domain.payment import (
 from schemas.envelope import EventPayload
 from schemas.events.payments_v1 import (
     CallbackFlag,
+    FlaggedMoneyRefunded,
     GatewayCallbackFlagged,
     PaymentCaptured,
     PaymentFailed,
@@ -420,3 +422,60 @@ def test_every_reachable_state_is_consistent_and_replays_exactly(
         history.extend(new)
         check_consistent(state)
     assert fold(history) == state
+
+
+def test_a_double_payment_is_held_then_refunded_whole_and_only_once() -> None:
+    """Two orders of one payment both paid (the first reported failed, then paid after all):
+    the second money waits in suspense (DOUBLE_PAYMENT) until a clerk gives it back; the fee
+    stays captured, and the same money goes back once."""
+    history = checked_out("ORDER-1")
+    _, history = apply(history, callback(history, result("ORDER-1", ok=False)).events)
+    state, history = apply(
+        history,
+        decide_checkout(
+            fold(history),  # type: ignore[arg-type]
+            gateway="VNPAY",
+            order_ref="ORDER-2",
+            now=NOW,
+            gateway_expires_at=NOW + timedelta(minutes=15),
+        ),
+    )
+    state, history = apply(history, callback(history, result("ORDER-2")).events)
+    twice = callback(history, result("ORDER-1"))
+    (flag,) = twice.events
+    assert isinstance(flag, GatewayCallbackFlagged) and flag.flag == CallbackFlag.DOUBLE_PAYMENT
+    state, history = apply(history, twice.events)
+    assert {k: v.amount_minor for k, v in state.flagged_money.items()} == {flag.evidence_id: FEE}
+
+    refund_id = uuid.uuid4()
+    (refunded,) = decide_flagged_money_refund(
+        state, evidence_id=flag.evidence_id, refund_id=refund_id, reason="paid twice",
+        approved_by="can-bo-07",
+    )  # fmt: skip
+    assert isinstance(refunded, FlaggedMoneyRefunded)
+    assert (refunded.refund_id, refunded.order_ref, refunded.amount.amount_minor) == (
+        refund_id, "ORDER-1", FEE,
+    )  # fmt: skip
+    state, history = apply(history, [refunded])
+    assert state.flagged_money == {}
+    assert (state.status, state.captured_minor, state.refunded_minor) == (
+        PaymentStatus.SUCCEEDED, FEE, 0,
+    )  # fmt: skip
+    with pytest.raises(InvalidTransitionError, match="held in suspense"):
+        decide_flagged_money_refund(
+            state, evidence_id=flag.evidence_id, refund_id=uuid.uuid4(), reason="again",
+            approved_by="can-bo-07",
+        )  # fmt: skip
+
+
+def test_only_flagged_money_that_moved_can_be_refunded_from_suspense() -> None:
+    history = checked_out()
+    wrong = callback(history, result(amount=FEE - 1))  # money moved: held
+    failed_wrong = callback(history, result(amount=FEE - 1, ok=False))  # nothing moved
+    state, _ = apply(history, [*wrong.events, *failed_wrong.events])
+    assert [k for k in state.flagged_money] == [wrong.events[0].evidence_id]
+    with pytest.raises(InvalidTransitionError, match="never flagged"):
+        decide_flagged_money_refund(
+            state, evidence_id=uuid.uuid4(), refund_id=uuid.uuid4(), reason="no such money",
+            approved_by="can-bo-07",
+        )  # fmt: skip

@@ -14,7 +14,7 @@ from reconciliation.domain.items import BankLine, ExpectedItem, ItemKind, item_f
 from reconciliation.domain.lumps import expected_net
 from reconciliation.domain.matching import DayInputs, DayOutcome, match_day
 from schemas.codes import payment_code, refund_code
-from schemas.events.payments_v1 import PaymentMethod, RefundIssued
+from schemas.events.payments_v1 import FlaggedMoneyRefunded, PaymentMethod, RefundIssued
 from schemas.events.reconciliation_v1 import Direction, ExceptionKind, Match, MatchStage
 from schemas.money import PositiveMoney
 from tests.unit.reconciliation.recon_factories import ACCOUNT, CALENDAR, RULES, item, line
@@ -225,6 +225,18 @@ def test_only_refunds_paid_through_the_bank_are_expected_there() -> None:
     assert item_facts(refund(PaymentMethod.COUNTER_CASH), at) is None
     facts = item_facts(refund(PaymentMethod.ONLINE_GATEWAY), at)
     assert facts is not None and facts.direction is Direction.DEBIT
+    flagged_money = FlaggedMoneyRefunded(
+        payment_id=uuid.uuid4(), refund_id=uuid.uuid4(), evidence_id=uuid.uuid4(),
+        order_ref="X1", gateway="VNPAY", amount=PositiveMoney(amount_minor=9_000),
+        reason="paid twice", approved_by="clerk-1", agency_code="SO-TP", unit_code="VP",
+        procedure_code="TP-LLTP-01",
+    )  # fmt: skip
+    back = item_facts(flagged_money, at)
+    assert back is not None
+    assert (back.kind, back.direction, back.clearing, back.amount_minor) == (
+        ItemKind.REFUND, Direction.DEBIT, "refunds:SO-TP", 9_000,
+    )  # fmt: skip
+    assert back.references == (refund_code(flagged_money.refund_id),)
 
 
 def test_a_run_s_match_records_dump_exactly_as_the_match_contract() -> None:

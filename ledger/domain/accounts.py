@@ -23,6 +23,9 @@ class AccountClass(StrEnum):
     POS_CLEARING = "POS_CLEARING"  # card payments at a counter, until the acquirer settles
     FEE_REVENUE = "FEE_REVENUE"  # fees earned, per agency (procedure in the posting's dimensions)
     GATEWAY_FEE_EXPENSE = "GATEWAY_FEE_EXPENSE"  # what gateways keep from settlements
+    # What a counter's cash or card settlement came short of what was taken (a second officer
+    # approved the match), per unit: a shortage to investigate, never a gateway's fee.
+    SETTLEMENT_SHORTFALL = "SETTLEMENT_SHORTFALL"
     REFUNDS_PAYABLE = "REFUNDS_PAYABLE"  # refunds approved and owed to citizens, per agency
     SUSPENSE = "SUSPENSE"  # received but not (yet) a fee: late, double or unidentified money
 
@@ -34,6 +37,7 @@ ACCOUNT_KINDS: dict[AccountClass, AccountKind] = {
     AccountClass.POS_CLEARING: AccountKind.ASSET,
     AccountClass.FEE_REVENUE: AccountKind.REVENUE,
     AccountClass.GATEWAY_FEE_EXPENSE: AccountKind.EXPENSE,
+    AccountClass.SETTLEMENT_SHORTFALL: AccountKind.EXPENSE,
     AccountClass.REFUNDS_PAYABLE: AccountKind.LIABILITY,
     AccountClass.SUSPENSE: AccountKind.LIABILITY,
 }
@@ -45,6 +49,7 @@ ACCOUNT_NAMES: dict[AccountClass, str] = {
     AccountClass.POS_CLEARING: "Card (POS) clearing at the one-stop-shop",
     AccountClass.FEE_REVENUE: "Fee revenue",
     AccountClass.GATEWAY_FEE_EXPENSE: "Gateway fee expense",
+    AccountClass.SETTLEMENT_SHORTFALL: "Counter settlement shortfall",
     AccountClass.REFUNDS_PAYABLE: "Refunds payable",
     AccountClass.SUSPENSE: "Suspense: unidentified and unapplied receipts",
 }

@@ -111,10 +111,17 @@ CLEARING_CLASSES = {
 }
 
 
+# Where the gap of a credit match (the items' gross less what the bank received) is posted: a
+# gateway's fee for gateway money; for counter cash or card, money that never arrived.
+_GAP_CLASSES = {"gateway": AccountClass.GATEWAY_FEE_EXPENSE}
+_SHORTFALL = AccountClass.SETTLEMENT_SHORTFALL
+
+
 def _settlements(matches: Sequence[Match], sign: int) -> tuple[Posting, ...]:
     """Bank settlements, summed per account: a credit debits the bank with what arrived and the
-    gateway fee expense with what the gateway kept, and credits the clearing account with the
-    gross it clears; a debit (a refund paid out) does the reverse without a fee. `sign` -1
+    gateway fee expense with what the gateway kept (the unit's settlement shortfall, for cash or
+    card a second officer matched short), and credits the clearing account with the gross it
+    clears; a debit (a refund paid out) does the reverse without a fee. `sign` -1
     reverses an undone match."""
     totals: dict[str, int] = defaultdict(int)
     for match in matches:
@@ -123,7 +130,7 @@ def _settlements(matches: Sequence[Match], sign: int) -> tuple[Posting, ...]:
         bank = account(AccountClass.BANK, match.bank_account)
         if match.direction is Direction.CREDIT:
             totals[bank] += match.net_minor
-            totals[account(AccountClass.GATEWAY_FEE_EXPENSE, qualifier)] += match.fee_minor
+            totals[account(_GAP_CLASSES.get(kind, _SHORTFALL), qualifier)] += match.fee_minor
             totals[clearing] -= match.gross_minor
         else:
             totals[clearing] += match.gross_minor

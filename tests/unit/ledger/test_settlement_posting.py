@@ -49,6 +49,19 @@ def test_gateway_lump_posts_bank_fee_and_clearing() -> None:
     }
 
 
+def test_a_counter_deposit_matched_short_is_a_shortfall_not_a_gateway_fee() -> None:
+    """Cash taken at unit VP, deposited 20,000 short, matched by one officer and approved by a
+    second: the gap is the unit's shortfall, and no gateway named VP appears in the ledger."""
+    short = match(MatchStage.MANUAL, Direction.CREDIT, "cash:VP", 400_000, 380_000)
+    assert postings(settled(short)) == {
+        f"BANK:{ACCOUNT}": 380_000,
+        "SETTLEMENT_SHORTFALL:VP": 20_000,
+        "CASH_ON_HAND:VP": -400_000,
+    }
+    card = match(MatchStage.MANUAL, Direction.CREDIT, "pos:VP", 100_000, 99_000)
+    assert "SETTLEMENT_SHORTFALL:VP" in postings(settled(card))
+
+
 def test_refund_paid_out_clears_refunds_payable() -> None:
     refund = match(MatchStage.REFUND_DEBIT, Direction.DEBIT, "refunds:SO-TP", 45_000, 45_000)
     assert postings(settled(refund)) == {

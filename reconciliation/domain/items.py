@@ -155,6 +155,19 @@ def _captured(event: PaymentCaptured) -> ItemFacts:
     )
 
 
+def _paid_out(event: RefundIssued | FlaggedMoneyRefunded, occurred_at: datetime) -> ItemFacts:
+    """A refund the bank pays out of the agency's refunds, known by its refund code."""
+    return ItemFacts(
+        event.refund_id,
+        ItemKind.REFUND,
+        event.amount.amount_minor,
+        "refunds",
+        event.agency_code,
+        occurred_at,
+        _upper(refund_code(event.refund_id)),
+    )
+
+
 def item_facts(event: EventPayload, occurred_at: datetime) -> ItemFacts | None:
     """The money a payment event tells the bank to expect, or None if it moves none."""
     match event:
@@ -162,25 +175,9 @@ def item_facts(event: EventPayload, occurred_at: datetime) -> ItemFacts | None:
             return _captured(event)
         case RefundIssued() if event.method is not PaymentMethod.COUNTER_CASH:
             # Cash refunds are paid out at the counter: the bank never sees them.
-            return ItemFacts(
-                event.refund_id,
-                ItemKind.REFUND,
-                event.amount.amount_minor,
-                "refunds",
-                event.agency_code,
-                occurred_at,
-                _upper(refund_code(event.refund_id)),
-            )
+            return _paid_out(event, occurred_at)
         case FlaggedMoneyRefunded():  # gateway money: the bank pays it back
-            return ItemFacts(
-                event.refund_id,
-                ItemKind.REFUND,
-                event.amount.amount_minor,
-                "refunds",
-                event.agency_code,
-                occurred_at,
-                _upper(refund_code(event.refund_id)),
-            )
+            return _paid_out(event, occurred_at)
         case GatewayCallbackFlagged() if (moved := event.moved_money) is not None:
             return ItemFacts(
                 event.evidence_id,

@@ -20,7 +20,7 @@ from reconciliation.domain.errors import (
 )
 from reconciliation.domain.items import ExpectedItem
 from reconciliation.service import decisions, imports, runs
-from reconciliation.service.context import Reconciler
+from reconciliation.service.context import Actor, Reconciler
 from reconciliation.service.decisions import DecisionRequest
 from schemas.events.reconciliation_v1 import DecisionKind, Direction, SettlementLine
 from tests.integration.recon_harness import (
@@ -196,15 +196,20 @@ async def test_a_closed_day_takes_no_new_lines_until_it_is_reopened(runtime: Run
 WAITED_S = 0.3  # long enough for a task that does not wait for the lock to finish here
 
 
+async def day_ready_to_close(rt: Runtime) -> tuple[Reconciler, Actor]:
+    """A settlement day whose one line is written off: nothing stops it from closing."""
+    reconciler, lan = reconciler_for(rt), officer("lan")
+    key = await bank_line(reconciler, 250_000, SETTLEMENT_DAY, "before-close")
+    written_off = DecisionRequest(DecisionKind.WRITE_OFF, [key], [], "unknown payer")
+    await decisions.propose(reconciler, lan, ACCOUNT, SETTLEMENT_DAY, written_off)
+    return reconciler, lan
+
+
 async def test_an_import_waits_for_a_close_in_progress_and_then_sees_the_day_closed(
     runtime: Runtime,
 ) -> None:
     rt = runtime
-    reconciler = reconciler_for(rt)
-    lan = officer("lan")
-    key = await bank_line(reconciler, 250_000, SETTLEMENT_DAY, "before-close")
-    written_off = DecisionRequest(DecisionKind.WRITE_OFF, [key], [], "unknown payer")
-    await decisions.propose(reconciler, lan, ACCOUNT, SETTLEMENT_DAY, written_off)
+    reconciler, lan = await day_ready_to_close(rt)
     async with reconciler.settlement_lock.held():  # as close_day holds it
         late = asyncio.create_task(bank_line(reconciler, 300_000, SETTLEMENT_DAY, "late"))
         await asyncio.sleep(WAITED_S)
@@ -221,12 +226,7 @@ async def test_an_import_waits_for_a_close_in_progress_and_then_sees_the_day_clo
 async def test_a_close_waits_for_an_import_in_progress_and_then_counts_its_lines(
     runtime: Runtime,
 ) -> None:
-    rt = runtime
-    reconciler = reconciler_for(rt)
-    lan = officer("lan")
-    key = await bank_line(reconciler, 250_000, SETTLEMENT_DAY, "before-close")
-    written_off = DecisionRequest(DecisionKind.WRITE_OFF, [key], [], "unknown payer")
-    await decisions.propose(reconciler, lan, ACCOUNT, SETTLEMENT_DAY, written_off)
+    reconciler, lan = await day_ready_to_close(runtime)
     line = SettlementLine(
         line_no=1, location="line 1", bank_account=ACCOUNT, booking_date=SETTLEMENT_DAY,
         value_date=SETTLEMENT_DAY, amount_minor=300_000, direction=Direction.CREDIT,

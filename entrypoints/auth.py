@@ -13,6 +13,7 @@ from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
+from entrypoints.settings import Settings
 from schemas.api.auth import Principal, Role
 
 TOKEN_ALGORITHM = "HS256"
@@ -22,6 +23,11 @@ bearer = HTTPBearer(auto_error=False, description="A token from `fees token ROLE
 
 
 class TokenService:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "TokenService":
+        ttl = timedelta(seconds=settings.auth_token_ttl_s)
+        return cls(settings.auth_token_secret.get_secret_value(), ttl)
+
     def __init__(self, secret: str, ttl: timedelta) -> None:
         if len(secret) < 32:
             raise ValueError("the token secret must be at least 32 characters")

@@ -210,17 +210,14 @@ def token(
     unit: Annotated[str | None, typer.Option(help="a clerk's one-stop-shop unit code")] = None,
 ) -> None:
     """Print a bearer token signed with FEES_AUTH_TOKEN_SECRET (for local use and demos)."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
     from entrypoints.auth import TokenService
     from schemas.api.auth import Principal
 
     if role == Role.SYSTEM:
         raise typer.BadParameter("the system role is the service itself; no token names it")
-    settings = _settings()
-    tokens = TokenService(
-        settings.auth_token_secret.get_secret_value(), timedelta(seconds=settings.auth_token_ttl_s)
-    )
+    tokens = TokenService.from_settings(_settings())
     principal = Principal(subject=subject, role=role, unit_code=unit)
     console.print(tokens.issue(principal, datetime.now(UTC)), soft_wrap=True)
 

@@ -80,9 +80,7 @@ def create_app(
 ) -> FastAPI:
     """The app; tests pass a FixedClock, seeded ids, and a transport to an in-process sandbox."""
     clock = clock or SystemClock()
-    tokens = TokenService(
-        settings.auth_token_secret.get_secret_value(), timedelta(seconds=settings.auth_token_ttl_s)
-    )
+    tokens = TokenService.from_settings(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

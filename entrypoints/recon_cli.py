@@ -11,6 +11,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
+from entrypoints.auth import TokenService
 from entrypoints.bootstrap import build_reconciler, runtime
 from entrypoints.settings import Settings, load_settings
 from entrypoints.terminal import console
@@ -21,6 +22,7 @@ from reconciliation.adapters.uploads import import_file
 from reconciliation.domain.errors import ReconciliationError
 from reconciliation.service import decisions, reports, runs
 from reconciliation.service.context import Actor
+from schemas.api.auth import Role
 from schemas.api.reconciliation import DayReport
 from schemas.events.reconciliation_v1 import DecisionKind, StatementFormat
 from schemas.time import business_date
@@ -29,13 +31,38 @@ recon_app = typer.Typer(
     help="Bank settlement reconciliation: import, match, resolve, close, report.",
     no_args_is_help=True,
 )
-Officer = Annotated[str, typer.Option(help="The finance officer acting, e.g. finance:lan.")]
+OfficerToken = Annotated[
+    str,
+    typer.Option(
+        "--token",
+        envvar="FEES_TOKEN",
+        show_default=False,
+        help="Your bearer token as a finance officer (FEES_TOKEN; `fees token finance lan` "
+        "prints one locally). The acting officer is the one the token names.",
+    ),
+]
 Account = Annotated[str, typer.Argument(help="The bank account number, e.g. 0011001234567.")]
 Day = Annotated[str, typer.Argument(help="The business day, YYYY-MM-DD (Asia/Ho_Chi_Minh).")]
 
 
-def _actor(officer: str) -> Actor:
-    return Actor(officer if ":" in officer else f"finance:{officer}", uuid.uuid4())
+def officer_of(token: str, settings: Settings) -> Actor:
+    """The finance officer a signed token names. The CLI takes no name on trust, so the checker
+    of a decision is a different person here exactly as in the API (maker-checker)."""
+    try:
+        principal = TokenService.from_settings(settings).verify(token)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--token") from None
+    if principal.role != Role.FINANCE:
+        raise typer.BadParameter(
+            f"reconciliation work is for finance officers, not for the {principal.role} "
+            "this token names",
+            param_hint="--token",
+        )
+    return Actor(principal.actor, uuid.uuid4())
+
+
+def _actor(token: str) -> Actor:
+    return officer_of(token, load_settings())
 
 
 def _day(text: str) -> date:
@@ -65,11 +92,12 @@ def _run(work) -> None:  # type: ignore[no-untyped-def]
 def import_command(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     statement_format: Annotated[StatementFormat, typer.Option("--format")],
-    officer: Officer,
+    token: OfficerToken,
     mapping: Annotated[str | None, typer.Option(help="CSV column mapping (csv only).")] = None,
 ) -> None:
     """Import a bank statement file: all of it or nothing; the same file twice is a no-op."""
     settings = load_settings()
+    actor = officer_of(token, settings)
     mappings = load_csv_mappings(settings.recon_csv_mappings_file)
     content = path.read_bytes()
 
@@ -77,7 +105,7 @@ def import_command(
         with console.status(f"reading {path.name}…"):
             outcome = await import_file(
                 reconciler,
-                _actor(officer),
+                actor,
                 content,
                 statement_format,
                 file_name=path.name,
@@ -91,12 +119,13 @@ def import_command(
 
 
 @recon_app.command("run")
-def run_command(account: Account, day: Day, officer: Officer) -> None:
+def run_command(account: Account, day: Day, token: OfficerToken) -> None:
     """Match the account's business day automatically; prints the run's fingerprint."""
+    actor = _actor(token)
 
     async def work(reconciler):  # type: ignore[no-untyped-def]
         with console.status("matching…"):
-            outcome = await runs.run_day(reconciler, _actor(officer), account, _day(day))
+            outcome = await runs.run_day(reconciler, actor, account, _day(day))
         console.print(
             f"run {outcome.run_id} ({outcome.rules_version}): {outcome.matched_line_count:,} "
             f"lines matched in {outcome.match_count:,} matches, "
@@ -129,7 +158,7 @@ def verify_run_command(run_id: uuid.UUID) -> None:
 def decide_command(
     account: Account,
     day: Day,
-    officer: Officer,
+    token: OfficerToken,
     kind: Annotated[DecisionKind, typer.Option()],
     line: Annotated[list[str], typer.Option(help="Bank line key(s) <file id>:<line no>.")],
     reason: Annotated[str, typer.Option(help="Why (mandatory, kept in the event).")],
@@ -137,9 +166,10 @@ def decide_command(
 ) -> None:
     """Manual match, split, write-off or unmatch; above the limit it waits for approval."""
     request = decisions.DecisionRequest(kind, line, item or [], reason)
+    actor = _actor(token)
 
     async def work(reconciler):  # type: ignore[no-untyped-def]
-        outcome = await decisions.propose(reconciler, _actor(officer), account, _day(day), request)
+        outcome = await decisions.propose(reconciler, actor, account, _day(day), request)
         console.print(f"decision {outcome.decision_id}: {outcome.status}")
 
     _run(work)
@@ -149,11 +179,12 @@ Reason = Annotated[str, typer.Option(help="Why (mandatory, kept in the event).")
 
 
 def _settle_pending(action, account: str, day: str, decision_id: uuid.UUID,  # type: ignore[no-untyped-def]
-                    officer: str, reason: str) -> None:  # fmt: skip
+                    token: str, reason: str) -> None:  # fmt: skip
     """Approve or reject a pending decision: the checker's side of maker-checker."""
+    actor = _actor(token)
 
     async def work(reconciler):  # type: ignore[no-untyped-def]
-        outcome = await action(reconciler, _actor(officer), account, _day(day), decision_id, reason)
+        outcome = await action(reconciler, actor, account, _day(day), decision_id, reason)
         console.print(f"decision {outcome.decision_id}: {outcome.status}")
 
     _run(work)
@@ -161,26 +192,27 @@ def _settle_pending(action, account: str, day: str, decision_id: uuid.UUID,  # t
 
 @recon_app.command("approve")
 def approve_command(
-    account: Account, day: Day, decision_id: uuid.UUID, officer: Officer, reason: Reason
+    account: Account, day: Day, decision_id: uuid.UUID, token: OfficerToken, reason: Reason
 ) -> None:
     """Approve another officer's pending decision (maker-checker)."""
-    _settle_pending(decisions.approve, account, day, decision_id, officer, reason)
+    _settle_pending(decisions.approve, account, day, decision_id, token, reason)
 
 
 @recon_app.command("reject")
 def reject_command(
-    account: Account, day: Day, decision_id: uuid.UUID, officer: Officer, reason: Reason
+    account: Account, day: Day, decision_id: uuid.UUID, token: OfficerToken, reason: Reason
 ) -> None:
     """Reject another officer's pending decision; nothing of it takes effect."""
-    _settle_pending(decisions.reject, account, day, decision_id, officer, reason)
+    _settle_pending(decisions.reject, account, day, decision_id, token, reason)
 
 
 @recon_app.command("close")
-def close_command(account: Account, day: Day, officer: Officer) -> None:
+def close_command(account: Account, day: Day, token: OfficerToken) -> None:
     """Close (lock) the day."""
+    actor = _actor(token)
 
     async def work(reconciler):  # type: ignore[no-untyped-def]
-        await decisions.close_day(reconciler, _actor(officer), account, _day(day))
+        await decisions.close_day(reconciler, actor, account, _day(day))
         console.print(f"{account} {day}: closed")
 
     _run(work)
@@ -188,12 +220,13 @@ def close_command(account: Account, day: Day, officer: Officer) -> None:
 
 @recon_app.command("reopen")
 def reopen_command(
-    account: Account, day: Day, officer: Officer, reason: Annotated[str, typer.Option()]
+    account: Account, day: Day, token: OfficerToken, reason: Annotated[str, typer.Option()]
 ) -> None:
     """Reopen a closed day (an auditable event with its reason)."""
+    actor = _actor(token)
 
     async def work(reconciler):  # type: ignore[no-untyped-def]
-        await decisions.reopen_day(reconciler, _actor(officer), account, _day(day), reason)
+        await decisions.reopen_day(reconciler, actor, account, _day(day), reason)
         console.print(f"{account} {day}: reopened")
 
     _run(work)

@@ -46,7 +46,7 @@ from ledger.adapters.journal import Journal
 from metrics.adapters.store import MetricsQueries
 from payments.adapters.schedule_files import load_fee_schedule, load_units
 from payments.domain.receipts import receipt_book_stream
-from payments.simulation import Simulation
+from payments.simulation import Mix, Simulation
 from schemas.api.reconciliation import DayReport
 from schemas.time import BUSINESS_ZONE, business_date
 
@@ -163,6 +163,10 @@ async def _write_day_report(
     return path
 
 
+# The default day, plus a few citizens who pay twice and are refunded from suspense.
+DEMO_MIX = Mix(paid_twice=0.005)
+
+
 async def _simulation(rt: Runtime, seed: int) -> Simulation:
     """Today's working day (08:00 in Hanoi), with receipt books continuing from the store."""
     today = business_date(datetime.now(UTC))
@@ -175,7 +179,9 @@ async def _simulation(rt: Runtime, seed: int) -> Simulation:
         )
         for agency in sorted(agencies)
     }
-    return Simulation(schedule, load_units(), seed=seed, start_at=start_at, book_versions=books)
+    return Simulation(
+        schedule, load_units(), seed=seed, start_at=start_at, mix=DEMO_MIX, book_versions=books
+    )
 
 
 async def _append_samples(rt: Runtime, console: Console, dossier_count: int, seed: int) -> set[str]:

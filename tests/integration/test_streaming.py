@@ -42,7 +42,7 @@ from metrics.streams.live_counters import (
     unit_counts_by_day,
 )
 from payments.adapters.schedule_files import load_fee_schedule, load_units
-from payments.simulation import Simulation
+from payments.simulation import Mix, Simulation
 from schemas.api.auth import Principal, Role
 
 CATCH_UP_TIMEOUT_S = float(os.environ.get("FEES_TEST_CATCH_UP_TIMEOUT_S", "180"))
@@ -122,10 +122,14 @@ async def workers(settings: Settings, tmp_path: Path) -> AsyncIterator[Workers]:
 
 @pytest.fixture
 async def simulated(runtime: Runtime, kafka_topics: list[str]) -> AsyncIterator[int]:
-    """~3,000 events of 600 simulated dossiers in the store; yields the head position."""
-    simulation = Simulation(load_fee_schedule(), load_units(), seed=11, start_at=START_AT)
+    """~3,000 events of 600 simulated dossiers in the store, some paid twice and refunded from
+    suspense (so every event type that posts passes through Kafka); yields the head position."""
+    simulation = Simulation(
+        load_fee_schedule(), load_units(), seed=11, start_at=START_AT, mix=Mix(paid_twice=0.02)
+    )
     for batch in simulation.batches(600, 50):
         await runtime.store.append_batch(batch)
+    assert simulation.stats["paid_twice"] >= 1
     yield (await runtime.store.head()).position
 
 

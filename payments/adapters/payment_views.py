@@ -55,6 +55,7 @@ class PaymentsViewProjection:
                 state.refunded_minor, None if state.method is None else state.method.value,
                 state.expires_at, envelopes[0].occurred_at, state.receipt_number,
                 state.attempts, len(envelopes), envelopes[-1].position,
+                sum(held.amount_minor for held in state.flagged_money.values()),
             ))  # fmt: skip
         if rows:
             await connection.executemany(SQL["upsert_payment_view"], rows)
@@ -68,6 +69,7 @@ class PaymentFilter:
     citizen_id: str | None = None
     requested_from: datetime | None = None
     requested_before: datetime | None = None
+    holds_flagged_money: bool | None = None  # suspense holds money of its flagged callbacks
 
 
 def encode_cursor(requested_at: datetime, payment_id: UUID) -> str:
@@ -98,6 +100,7 @@ class PaymentQueries:
                 SQL["list_payments"],
                 where.status, where.unit_code, where.procedure_code, where.citizen_id,
                 where.requested_from, where.requested_before, after_at, after_id, limit + 1,
+                where.holds_flagged_money,
             )  # fmt: skip
         more = len(rows) > limit
         rows = rows[:limit]

@@ -208,6 +208,13 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
         # With a time zone (an instant): a naive time would be read in the server's zone.
         requested_from: AwareDatetime | None = None,
         requested_before: AwareDatetime | None = None,
+        holds_flagged_money: Annotated[
+            bool | None,
+            Query(
+                description="true: payments whose flagged money (paid twice, a wrong amount) "
+                "suspense still holds for a refund"
+            ),
+        ] = None,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> PaymentPage:
@@ -217,7 +224,7 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
             unit_code = caller.unit_code
         where = PaymentFilter(
             status.value if status else None, unit_code, procedure_code, citizen_id,
-            requested_from, requested_before,
+            requested_from, requested_before, holds_flagged_money,
         )  # fmt: skip
         try:
             ids, next_cursor = await api.queries.page(where, cursor, limit)

@@ -418,6 +418,16 @@ async def test_signed_callbacks_the_merchant_cannot_take_are_kept_and_flagged(
     assert (await payment(h, payment_id))["status"] == "pending"
 
 
+async def waiting_for_refund(h: Harness) -> list[str]:
+    """The payments whose flagged money suspense holds, as finance lists them."""
+    await h.catch_up_views()
+    listed = await h.api.get(
+        "/payments", params={"holds_flagged_money": "true"}, headers=h.token(Role.FINANCE, "kt")
+    )
+    assert listed.status_code == 200, listed.text
+    return [item["payment_id"] for item in listed.json()["items"]]
+
+
 async def test_money_paid_twice_waits_in_suspense_until_a_clerk_refunds_it(
     harness: Harness,
 ) -> None:
@@ -441,6 +451,8 @@ async def test_money_paid_twice_waits_in_suspense_until_a_clerk_refunds_it(
     held = await payment(h, payment_id)
     [(evidence_id, amount)] = held["flagged_money_held"].items()
     assert (held["status"], held["captured_minor"], amount) == ("succeeded", FEE, FEE)
+    await file_online(h)  # another payment, holding nothing
+    assert await waiting_for_refund(h) == [payment_id]
 
     path = f"/payments/{payment_id}/flagged-money/{evidence_id}/refund"
     reason = {"reason": "paid twice: order failed, then paid"}
@@ -456,6 +468,7 @@ async def test_money_paid_twice_waits_in_suspense_until_a_clerk_refunds_it(
     )  # fmt: skip
     replayed = await h.post(path, reason, clerk, key="refund-twice-1")
     assert replayed.json() == body and replayed.headers["Idempotent-Replayed"] == "true"
+    assert await waiting_for_refund(h) == []
     again = await h.post(path, reason, clerk)
     assert again.status_code == 409 and again.json()["code"] == "invalid_transition"
     types = await event_types(h, payment_id)

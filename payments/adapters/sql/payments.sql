@@ -2,11 +2,12 @@
 INSERT INTO view_payments (payment_id, dossier_id, citizen_id, unit_code, agency_code,
                            procedure_code, status, scheduled_minor, due_minor, captured_minor,
                            refunded_minor, method, expires_at, requested_at, receipt_number,
-                           attempts, version, last_position)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                           attempts, version, last_position, flagged_held_minor)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 ON CONFLICT (payment_id) DO UPDATE SET
     status = EXCLUDED.status, due_minor = EXCLUDED.due_minor,
     captured_minor = EXCLUDED.captured_minor, refunded_minor = EXCLUDED.refunded_minor,
+    flagged_held_minor = EXCLUDED.flagged_held_minor,
     method = EXCLUDED.method, receipt_number = EXCLUDED.receipt_number,
     attempts = EXCLUDED.attempts, version = EXCLUDED.version,
     last_position = EXCLUDED.last_position
@@ -23,6 +24,7 @@ WHERE ($1::text IS NULL OR status = $1)
   AND ($5::timestamptz IS NULL OR requested_at >= $5)
   AND ($6::timestamptz IS NULL OR requested_at < $6)
   AND ($7::timestamptz IS NULL OR (requested_at, payment_id) > ($7, $8::uuid))
+  AND ($10::boolean IS NULL OR (flagged_held_minor > 0) = $10)
 ORDER BY requested_at, payment_id
 LIMIT $9;
 

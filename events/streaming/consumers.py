@@ -142,6 +142,24 @@ async def applied_positions(pool: asyncpg.Pool) -> dict[str, int]:
     return {row["consumer_name"]: int(row["position"]) for row in rows}
 
 
+@dataclass(frozen=True)
+class PartitionState:
+    """Where a consumer stands on one partition: a partition whose position stops while the
+    store's head moves on is stalled, which the highest position over all partitions hides."""
+
+    consumer_name: str
+    topic: str
+    partition: int
+    last_position: int
+    idle_s: float  # since a batch last moved it
+
+
+async def partition_states(pool: asyncpg.Pool) -> list[PartitionState]:
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(SQL["partition_progress"])
+    return [PartitionState(*row) for row in rows]
+
+
 async def dead_letter_counts(pool: asyncpg.Pool) -> dict[str, int]:
     async with pool.acquire() as connection:
         rows = await connection.fetch(SQL["dead_letter_counts"])

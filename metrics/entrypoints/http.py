@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from events.streaming.consumers import applied_positions, dead_letter_counts
+from events.streaming.consumers import applied_positions, dead_letter_counts, partition_states
 from metrics.adapters.store import MetricsQueries
 from metrics.entrypoints.prometheus import exposition
 from schemas.api.auth import Principal, Role
@@ -74,6 +74,7 @@ def build_router(
         text = exposition(
             await store.cumulative_by_unit(), await dead_letter_counts(store.pool),
             await applied_positions(store.pool), await head_position(),
+            await partition_states(store.pool),
         )  # fmt: skip
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping, Sequence
 
+from events.streaming.consumers import PartitionState
 from metrics.domain.rules import COUNTERS
 
 HELP = {
@@ -23,11 +24,27 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def _partition_lines(partitions: Sequence[PartitionState]) -> list[str]:
+    position, idle = "fees_consumer_partition_position", "fees_consumer_partition_idle_seconds"
+    lines = [f"# HELP {position} The store position a consumer last applied on a partition; one "
+             "that stays while the head moves on is stalled.",
+             f"# TYPE {position} gauge",
+             f"# HELP {idle} Seconds since a batch last moved a consumer on a partition.",
+             f"# TYPE {idle} gauge"]  # fmt: skip
+    for state in partitions:
+        labels = (f'consumer="{_label(state.consumer_name)}",topic="{_label(state.topic)}",'
+                  f'partition="{state.partition}"')  # fmt: skip
+        lines += [f"{position}{{{labels}}} {state.last_position}",
+                  f"{idle}{{{labels}}} {state.idle_s:.1f}"]  # fmt: skip
+    return lines
+
+
 def exposition(
     by_unit: Sequence[tuple[str, str, Mapping[str, int]]],
     dead_letters: Mapping[str, int],
     consumer_positions: Mapping[str, int],
     head_position: int,
+    partitions: Sequence[PartitionState] = (),
 ) -> str:
     lines: list[str] = []
     for counter in COUNTERS:
@@ -41,11 +58,14 @@ def exposition(
               "# TYPE fees_dead_letters_total counter"]  # fmt: skip
     for consumer, count in sorted(dead_letters.items()):
         lines.append(f'fees_dead_letters_total{{consumer="{_label(consumer)}"}} {count}')
-    lines += ["# HELP fees_consumer_lag_events Store events a consumer has not applied yet.",
+    lines += ["# HELP fees_consumer_lag_events Store positions between the head and the most "
+              "advanced partition a consumer applied (a lower bound: a stalled partition shows "
+              "in fees_consumer_partition_position).",
               "# TYPE fees_consumer_lag_events gauge"]  # fmt: skip
     for consumer, position in sorted(consumer_positions.items()):
         lines.append(f'fees_consumer_lag_events{{consumer="{_label(consumer)}"}} '
                      f"{max(0, head_position - position)}")  # fmt: skip
+    lines += _partition_lines(partitions)
     lines += ["# HELP fees_event_store_head_position The store's last global position.",
               "# TYPE fees_event_store_head_position gauge",
               f"fees_event_store_head_position {head_position}"]  # fmt: skip

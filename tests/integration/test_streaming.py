@@ -301,6 +301,7 @@ async def assert_reports_over_http(settings: Settings, runtime: Runtime) -> None
         exported = (await api.get("/metrics", headers=finance)).text
         assert "fees_paid_online_total{" in exported
         assert 'fees_consumer_lag_events{consumer="ledger"} 0' in exported
+        assert 'fees_consumer_partition_position{consumer="ledger",topic=' in exported
         citizen = app.state.tokens.issue(Principal(subject="079123456789", role=Role.CITIZEN),
                                          datetime.now(UTC))  # fmt: skip
         denied = await api.get(

@@ -35,3 +35,10 @@ SELECT consumer_name, count(*)::bigint AS dead_letters FROM dead_letters GROUP B
 -- The highest store position each consumer has applied (on any partition).
 SELECT consumer_name, max(last_position)::bigint AS position
 FROM consumer_progress GROUP BY consumer_name;
+
+-- name: partition_progress
+-- Each consumer's partitions: the store position last applied there, and for how long (seconds)
+-- no batch has moved it.
+SELECT consumer_name, topic, partition, last_position,
+       greatest(0, extract(epoch FROM clock_timestamp() - updated_at))::float8 AS idle_s
+FROM consumer_progress ORDER BY consumer_name, topic, partition;

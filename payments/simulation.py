@@ -23,12 +23,12 @@ from payments.domain.payment import (
     decide_checkout,
     decide_counter_payment,
     decide_expiry,
-    decide_flagged_money_refund,
     decide_refund,
     evolve,
     needs_receipt,
 )
 from payments.domain.receipts import decide_receipt, receipt_book_stream, receipt_year
+from payments.domain.suspense import decide_flagged_money_refund
 from schemas.envelope import EventPayload, NewEvent
 from schemas.events.payments_v1 import Channel, GatewayCallbackFlagged, PaymentMethod
 from schemas.time import business_date

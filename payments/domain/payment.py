@@ -388,33 +388,6 @@ def decide_refund(
     ]
 
 
-def decide_flagged_money_refund(
-    state: Payment, *, evidence_id: UUID, refund_id: UUID, reason: str, approved_by: str
-) -> list[EventPayload]:
-    """Give back, whole, the money a flagged callback moved and suspense still holds."""
-    held = state.flagged_money.get(evidence_id)
-    if held is None:
-        raise InvalidTransitionError(
-            "refund flagged money of", state.status.value,
-            f"no money of callback {evidence_id} is held in suspense (never flagged, or refunded)",
-        )  # fmt: skip
-    return [
-        FlaggedMoneyRefunded(
-            payment_id=state.payment_id,
-            refund_id=refund_id,
-            evidence_id=evidence_id,
-            order_ref=held.order_ref,
-            gateway=held.gateway,
-            amount=PositiveMoney(amount_minor=held.amount_minor),
-            reason=reason,
-            approved_by=approved_by,
-            agency_code=state.agency_code,
-            unit_code=state.unit_code,
-            procedure_code=state.procedure_code,
-        )
-    ]
-
-
 def decide_accept_late_capture(state: Payment, accepted_by: str, reason: str) -> list[EventPayload]:
     _require(state, "accept the late capture of", {PaymentStatus.CAPTURED_AFTER_EXPIRY})
     if state.refunded_minor:

@@ -7,10 +7,10 @@ from events.store.ports import AppendRequest
 from payments.domain.dossier import Dossier, decide_closing, evolve_dossier
 from payments.domain.payment import (
     decide_accept_late_capture,
-    decide_flagged_money_refund,
     decide_refund,
     decide_refund_proposal,
 )
+from payments.domain.suspense import decide_flagged_money_refund
 from payments.service.access import (
     require_owner,
     require_read,

@@ -32,13 +32,13 @@ from payments.domain.payment import (
     decide_checkout,
     decide_counter_payment,
     decide_expiry,
-    decide_flagged_money_refund,
     decide_reduction,
     decide_refund,
     decide_refund_proposal,
     evolve,
     fold,
 )
+from payments.domain.suspense import decide_flagged_money_refund
 from schemas.envelope import EventPayload
 from schemas.events.payments_v1 import (
     CallbackFlag,

@@ -25,9 +25,17 @@ from entrypoints.logging import configure_logging
 from entrypoints.sealer import run_sealer
 from entrypoints.settings import Settings
 from events.clock_and_ids import Clock, IdGenerator, RandomIds, SystemClock
-from events.errors import ConcurrencyError, DomainError, EventStoreError, InfrastructureError
+from events.errors import (
+    ConcurrencyError,
+    DomainError,
+    DuplicateCommandError,
+    EventStoreError,
+    EventValidationError,
+    InfrastructureError,
+)
 from events.gc_pause import tune_collector_for_service
 from events.projection import CatchUpProjector
+from events.store.append_plan import InvalidAppendError
 from ledger.adapters.journal import Journal
 from ledger.entrypoints.http import build_router as ledger_router
 from metrics.adapters.store import MetricsQueries
@@ -248,9 +256,31 @@ def _problem_handlers(app: FastAPI) -> None:
         return _problem(409, "conflict, retry", str(error), error.code)
 
     @app.exception_handler(EventStoreError)
-    async def store_error(_: Request, error: EventStoreError) -> JSONResponse:
-        status = 503 if isinstance(error, InfrastructureError) else 422
-        return _problem(status, "not stored", str(error), error.code)
+    async def store_error(request: Request, error: EventStoreError) -> JSONResponse:
+        # What the store says of its tables and internal paths stays in the log.
+        path = request.url.path
+        if isinstance(error, InfrastructureError):
+            if isinstance(error.__cause__, asyncpg.DataError):  # the request's value, refused
+                return await bad_data(request, error.__cause__)
+            log.error("http.store_unavailable", path=path, error=str(error))
+            detail = "the request could not be stored now; nothing was changed, try again"
+            return _problem(503, "not stored", detail, error.code)
+        if isinstance(error, DuplicateCommandError):
+            return _problem(409, "conflict", "this request was already answered", error.code)
+        if isinstance(error, EventValidationError | InvalidAppendError):  # the request's content
+            log.warning("http.event_refused", path=path, error=str(error))
+            return _problem(422, "not stored", str(error), error.code)
+        log.error("http.store_fault", path=path, error=str(error), code=error.code)
+        return _problem(500, "internal error", "the request could not be stored", error.code)
+
+    @app.exception_handler(asyncpg.PostgresError)
+    @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(TimeoutError)
+    async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+        # Outside the store's own wrapping (read models, reports): the same answer, the same log.
+        log.error("http.database_unavailable", path=request.url.path, error=repr(error))
+        detail = "the database did not answer as expected; try again later"
+        return _problem(503, "database unavailable", detail, "database_unavailable")
 
     @app.exception_handler(asyncpg.DataError)
     async def bad_data(request: Request, error: asyncpg.DataError) -> JSONResponse:

@@ -93,15 +93,18 @@ def decide_gateway_result(
 ) -> CallbackDecision:
     """Events and reply for a verified result about one of this payment's orders. The same
     money reported again (a gateway retry, a status query) is not flagged again: the ledger
-    holds each flagged amount in suspense once. The reply is the same either way."""
+    holds each flagged amount in suspense once. An order is paid at the gateway once, so its
+    money is the same money whatever flag it comes back under (a wrong amount first, later a
+    double payment once another order captured). The reply is the same either way."""
     decision = _decide_gateway_result(state, result, evidence_id, proposal_id, now)
+    flagged_orders = {order_ref for order_ref, _ in state.money_flags}
     kept = [
         event
         for event in decision.events
         if not (
             isinstance(event, GatewayCallbackFlagged)
             and event.moved_money is not None
-            and (event.order_ref, event.flag.value) in state.money_flags
+            and event.order_ref in flagged_orders
         )
     ]
     return CallbackDecision(kept, decision.reply)

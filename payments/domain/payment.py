@@ -194,8 +194,10 @@ def evolve(state: Payment | None, event: EventPayload) -> Payment:
                 money_flags=state.money_flags | {flagged},
                 flagged_money={**state.flagged_money, event.evidence_id: held},
             )
-        case FlaggedMoneyRefunded():
-            still_held = {k: v for k, v in state.flagged_money.items() if k != event.evidence_id}
+        case FlaggedMoneyRefunded():  # the order's money, however many flags held it
+            still_held = {
+                k: v for k, v in state.flagged_money.items() if v.order_ref != event.order_ref
+            }
             return replace(state, flagged_money=still_held)
     return _evolve_money(state, event)
 

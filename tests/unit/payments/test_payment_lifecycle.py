@@ -479,3 +479,26 @@ def test_only_flagged_money_that_moved_can_be_refunded_from_suspense() -> None:
             state, evidence_id=uuid.uuid4(), refund_id=uuid.uuid4(), reason="no such money",
             approved_by="can-bo-07",
         )  # fmt: skip
+
+
+def test_one_order_s_money_is_held_and_given_back_once_whatever_flag_it_returns_under() -> None:
+    """ORDER-1 is paid a wrong amount (flagged, held), then reported failed; ORDER-2 pays the
+    fee; the gateway retries ORDER-1's success: the same money, now a "double payment", is not
+    held a second time, so it cannot be refunded twice."""
+    history = checked_out("ORDER-1")
+    wrong = callback(history, result("ORDER-1", amount=FEE + 1_000))
+    _, history = apply(history, wrong.events)
+    _, history = apply(history, callback(history, result("ORDER-1", ok=False)).events)
+    _, history = apply(
+        history,
+        decide_checkout(
+            fold(history),  # type: ignore[arg-type]
+            gateway="VNPAY", order_ref="ORDER-2", now=NOW,
+            gateway_expires_at=NOW + timedelta(minutes=15),
+        ),
+    )  # fmt: skip
+    _, history = apply(history, callback(history, result("ORDER-2")).events)
+    retried = callback(history, result("ORDER-1", amount=FEE + 1_000))
+    assert retried.events == [] and retried.reply == CallbackReply.ALREADY_CONFIRMED
+    state, _ = apply(history, retried.events)
+    assert [held.amount_minor for held in state.flagged_money.values()] == [FEE + 1_000]

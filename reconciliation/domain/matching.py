@@ -196,17 +196,32 @@ def _settled_direction(reference: str) -> Direction:
 
 
 def _item_of(work: _Work, line: BankLine, reference: str) -> UUID | None:
-    """The open item a reference names, else the settled one moving money the line's way.
-
-    A refund paid out by the bank often cites the payment it gives back ("HOAN TIEN TT…"):
-    that payment is settled, but the debit is not a second settlement of it, so it is not
-    named here and the refund stages get the line."""
+    """The open item a reference names, else the settled one (under rules that leave debits
+    citing a settled payment to a person, only one that moved money the line's way)."""
     open_item = work.by_reference.get(reference)
     if open_item is not None:
         return open_item
     settled = work.settled.get(reference)
-    if settled is not None and _settled_direction(reference) is line.direction:
+    if settled is None:
+        return None
+    if work.rules.settled_cited_the_other_way == "duplicate":
         return settled
+    return settled if _settled_direction(reference) is line.direction else None
+
+
+def _cited_the_other_way(work: _Work, line: BankLine) -> UUID | None:
+    """A settled item the line cites whose money moved the other way, if any. A refund paid
+    out often cites the payment it gives back ("HOAN TIEN TT…"), but so may a reversal: the
+    citation says which payment, not which refund, so the line goes to a person rather than
+    to whatever refund has the same amount (and likewise a credit citing a paid-out refund)."""
+    if work.rules.settled_cited_the_other_way != "to_person":
+        return None
+    references = tokens(line.end_to_end_id, line.remittance_info)
+    references.update(hit.code for hit in codes_in_note(line.remittance_info))
+    for reference in sorted(references):
+        settled = work.settled.get(reference)
+        if settled is not None and _settled_direction(reference) is not line.direction:
+            return settled
     return None
 
 
@@ -242,6 +257,15 @@ def _by_reference(work: _Work) -> None:
     for line in sorted(work.open_lines.values(), key=BY_LINE_KEY):
         item_id, stage, confidence = _named_item(work, line)
         if item_id is None:
+            if (cited := _cited_the_other_way(work, line)) is not None:
+                work.flag(
+                    ExceptionKind.UNMATCHED_BANK_LINE,
+                    line.amount_minor,
+                    line.booking_date,
+                    f"{line.direction.value} citing settled item {cited}, whose money moved "
+                    "the other way: a refund or a reversal of it",
+                    lines=[line],
+                )
             continue
         item = work.open_items.get(item_id)
         if item is None or item.facts.direction is not line.direction:

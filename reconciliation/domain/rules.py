@@ -59,11 +59,19 @@ class MatchingRules(BaseModel):
     note_confidence_min: Annotated[StrictInt, Field(ge=0, le=100)]
     approval_limit_minor: AmountMinor  # manual decisions above this need a second officer
     routes: Annotated[list[Route], Field(min_length=1, max_length=100)]
+    # A line citing a settled item whose money moved the other way (a debit citing a paid fee,
+    # "HOAN TIEN TT…": a refund or a reversal of it; a credit citing a paid-out refund):
+    # "duplicate" flags it as a second settlement of that item (versions up to 2026.1);
+    # "to_person" leaves it to a finance officer, as an unmatched line naming the item.
+    settled_cited_the_other_way: Literal["duplicate", "to_person"] = "duplicate"
 
     @property
     def fingerprint(self) -> str:
-        """`<version>+<first 12 hex of the SHA-256 of the canonical rules>`."""
-        canonical = orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+        """`<version>+<first 12 hex of the SHA-256 of the canonical rules>`. Settings left at
+        their defaults are not hashed, so adding a setting leaves every older version's
+        fingerprint (which past runs recorded) as it was."""
+        dumped = self.model_dump(mode="json", exclude_defaults=True)
+        canonical = orjson.dumps(dumped, option=orjson.OPT_SORT_KEYS)
         return f"{self.version}+{hashlib.sha256(canonical).hexdigest()[:12]}"
 
     def route_for(self, kind: str, qualifier: str) -> Route | None:

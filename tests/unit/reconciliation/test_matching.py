@@ -10,9 +10,11 @@ from datetime import UTC, date, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciliation.adapters.reference_data import load_rules_book
 from reconciliation.domain.items import BankLine, ExpectedItem, ItemKind, item_facts
 from reconciliation.domain.lumps import expected_net
 from reconciliation.domain.matching import DayInputs, DayOutcome, match_day
+from reconciliation.domain.rules import MatchingRules
 from schemas.codes import payment_code, refund_code
 from schemas.events.payments_v1 import FlaggedMoneyRefunded, PaymentMethod, RefundIssued
 from schemas.events.reconciliation_v1 import Direction, ExceptionKind, Match, MatchStage
@@ -32,7 +34,9 @@ def run(lines: list[BankLine], items: list[ExpectedItem], **extra: object) -> Da
         settled_references=extra.get("settled", {}),  # type: ignore[arg-type]
         matched_bank_references=frozenset(extra.get("bank_refs", ())),  # type: ignore[arg-type]
     )
-    return match_day(inputs, RULES, CALENDAR)
+    rules = extra.get("rules", RULES)
+    assert isinstance(rules, MatchingRules)
+    return match_day(inputs, rules, CALENDAR)
 
 
 def kinds(outcome: DayOutcome) -> list[ExceptionKind]:
@@ -287,28 +291,49 @@ def test_a_claim_on_a_payment_another_line_settled_is_a_duplicate() -> None:
     assert [e.line_keys for e in duplicates] == [[claim.key]]
 
 
-def test_a_refund_citing_its_settled_payment_is_the_refund_not_a_duplicate() -> None:
+TO_PERSON = RULES.model_copy(update={"settled_cited_the_other_way": "to_person"})
+
+
+def test_a_debit_citing_its_settled_payment_goes_to_a_person_not_to_a_same_amount_refund() -> None:
+    """Under rules 2026.2 on: the citation names a payment, not a refund, so the debit is not
+    matched to whatever refund has its amount, nor called a second settlement; up to 2026.1 it
+    was a duplicate, and a past day re-run with those rules still says so."""
     payment_id = uuid.uuid4()
     cited = payment_code(payment_id)  # settled by an earlier run
-    refund = item(
+    unrelated_refund = item(
         45_000,
         kind=ItemKind.REFUND,
         clearing=("refunds", "SO-TP"),
         at=datetime(2026, 11, 23, 3, tzinfo=UTC),
     )
     paid_out = line(45_000, direction=Direction.DEBIT, note=f"HOAN TIEN {cited.lower()} le phi")
-    outcome = run([paid_out], [refund], settled={cited: payment_id})
-    assert kinds(outcome) == []
-    [match] = outcome.matches
-    assert (match.stage, match.item_ids) == (MatchStage.REFUND_DEBIT, [refund.item_id])
+    settled = {cited: payment_id}
+    outcome = run([paid_out], [unrelated_refund], settled=settled, rules=TO_PERSON)
+    assert outcome.matches == []
+    [unmatched] = [e for e in outcome.exceptions if e.line_keys]
+    assert unmatched.kind is ExceptionKind.UNMATCHED_BANK_LINE
+    assert str(payment_id) in unmatched.detail
+    then = run([paid_out], [unrelated_refund], settled=settled)  # rules 2026.1
+    assert kinds(then)[0] is ExceptionKind.DUPLICATE_SETTLEMENT and then.matches == []
 
 
 def test_a_refund_paid_out_again_is_a_duplicate() -> None:
     refund_id = uuid.uuid4()
     code = refund_code(refund_id)  # the refund was paid out and settled by an earlier run
-    outcome = run(
-        [line(45_000, direction=Direction.DEBIT, note=code)], [], settled={code: refund_id}
-    )
-    assert kinds(outcome) == [ExceptionKind.DUPLICATE_SETTLEMENT]
-    credit = run([line(45_000, note=code)], [], settled={code: refund_id})
-    assert kinds(credit) == [ExceptionKind.UNMATCHED_BANK_LINE]
+    settled = {code: refund_id}
+    for rules in (RULES, TO_PERSON):
+        again = run([line(45_000, direction=Direction.DEBIT, note=code)], [], settled=settled,
+                    rules=rules)  # fmt: skip
+        assert kinds(again) == [ExceptionKind.DUPLICATE_SETTLEMENT]
+    returned = run([line(45_000, note=code)], [], settled=settled, rules=TO_PERSON)
+    assert kinds(returned) == [ExceptionKind.UNMATCHED_BANK_LINE]  # money back: a person looks
+
+
+def test_a_new_setting_leaves_the_fingerprint_past_runs_recorded() -> None:
+    """Runs name their rules by fingerprint (verify-run looks the version up by it): adding a
+    setting must not change an older version's, or every past run would stop verifying."""
+    book = load_rules_book()
+    assert book.in_force_on(date(2026, 12, 6)).fingerprint == "2026.1+faad986c843c"
+    current = book.in_force_on(date(2026, 12, 7))
+    assert (current.version, current.settled_cited_the_other_way) == ("2026.2", "to_person")
+    assert book.by_fingerprint(current.fingerprint) == current

@@ -112,12 +112,21 @@ CLEARING_CLASSES = {
 
 
 # Where the gap of a credit match (the items' gross less what the bank received) is posted: a
-# gateway's fee for gateway money; for counter cash or card, money that never arrived.
+# gateway's fee for gateway money; for counter cash or card, money that never arrived. Posting
+# rules are dated like matching rules: settlements of business days before SHORTFALL_FROM post
+# every gap as a fee, as they did when recorded, so a replay rebuilds the same ledger and an
+# undone match reverses into the account its match used (an unmatch is on the match's own day).
+SHORTFALL_FROM = date(2026, 12, 7)
 _GAP_CLASSES = {"gateway": AccountClass.GATEWAY_FEE_EXPENSE}
-_SHORTFALL = AccountClass.SETTLEMENT_SHORTFALL
 
 
-def _settlements(matches: Sequence[Match], sign: int) -> tuple[Posting, ...]:
+def _gap_class(kind: str, business_date: date) -> AccountClass:
+    if business_date < SHORTFALL_FROM:
+        return AccountClass.GATEWAY_FEE_EXPENSE
+    return _GAP_CLASSES.get(kind, AccountClass.SETTLEMENT_SHORTFALL)
+
+
+def _settlements(matches: Sequence[Match], sign: int, business_date: date) -> tuple[Posting, ...]:
     """Bank settlements, summed per account: a credit debits the bank with what arrived and the
     gateway fee expense with what the gateway kept (the unit's settlement shortfall, for cash or
     card a second officer matched short), and credits the clearing account with the gross it
@@ -130,7 +139,7 @@ def _settlements(matches: Sequence[Match], sign: int) -> tuple[Posting, ...]:
         bank = account(AccountClass.BANK, match.bank_account)
         if match.direction is Direction.CREDIT:
             totals[bank] += match.net_minor
-            totals[account(_GAP_CLASSES.get(kind, _SHORTFALL), qualifier)] += match.fee_minor
+            totals[account(_gap_class(kind, business_date), qualifier)] += match.fee_minor
             totals[clearing] -= match.gross_minor
         else:
             totals[clearing] += match.gross_minor
@@ -142,10 +151,10 @@ def _settlement_entry(
     envelope: EventHeader, event: SettlementsMatched | MatchUndone
 ) -> JournalEntry | None:
     if isinstance(event, SettlementsMatched):
-        postings = _settlements(event.matches, 1)
+        postings = _settlements(event.matches, 1, event.business_date)
         description = f"bank settlement of {len(event.matches)} match(es)"
     else:
-        postings = _settlements([event.match], -1)
+        postings = _settlements([event.match], -1, event.business_date)
         description = "bank settlement undone"
     if not postings:
         return None

@@ -4,9 +4,9 @@ write-off goes to suspense; several matches in one event post one entry summed p
 undone match posts the exact reverse, dated on the reconciliation's business day."""
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
-from ledger.domain.posting import entry_for
+from ledger.domain.posting import SHORTFALL_FROM, entry_for
 from schemas.events.reconciliation_v1 import (
     Direction,
     Match,
@@ -49,17 +49,40 @@ def test_gateway_lump_posts_bank_fee_and_clearing() -> None:
     }
 
 
+def on_day(day: date, *matches: Match) -> dict[str, int]:
+    event = SettlementsMatched(bank_account=ACCOUNT, business_date=day, run_id=uuid.uuid4(),
+                               matches=list(matches))  # fmt: skip
+    entry = entry_for(envelope(event), event)
+    assert entry is not None
+    return {p.account_code: p.amount_minor for p in entry.postings}
+
+
+def undone_on(day: date, undone: Match) -> dict[str, int]:
+    event = MatchUndone(bank_account=ACCOUNT, business_date=day, decision_id=uuid.uuid4(),
+                        match=undone)  # fmt: skip
+    entry = entry_for(envelope(event), event)
+    assert entry is not None
+    return {p.account_code: p.amount_minor for p in entry.postings}
+
+
 def test_a_counter_deposit_matched_short_is_a_shortfall_not_a_gateway_fee() -> None:
     """Cash taken at unit VP, deposited 20,000 short, matched by one officer and approved by a
-    second: the gap is the unit's shortfall, and no gateway named VP appears in the ledger."""
+    second: from SHORTFALL_FROM on, the gap is the unit's shortfall, and no gateway named VP
+    appears in the ledger. Days before keep the rule they were posted with (a fee), so replay
+    rebuilds the same ledger, and an unmatch reverses into the account its match used."""
     short = match(MatchStage.MANUAL, Direction.CREDIT, "cash:VP", 400_000, 380_000)
-    assert postings(settled(short)) == {
+    assert on_day(SHORTFALL_FROM, short) == {
         f"BANK:{ACCOUNT}": 380_000,
         "SETTLEMENT_SHORTFALL:VP": 20_000,
         "CASH_ON_HAND:VP": -400_000,
     }
     card = match(MatchStage.MANUAL, Direction.CREDIT, "pos:VP", 100_000, 99_000)
-    assert "SETTLEMENT_SHORTFALL:VP" in postings(settled(card))
+    assert "SETTLEMENT_SHORTFALL:VP" in on_day(SHORTFALL_FROM, card)
+    before = SHORTFALL_FROM - timedelta(days=1)
+    assert on_day(before, short)["GATEWAY_FEE_EXPENSE:VP"] == 20_000
+    for day in (before, SHORTFALL_FROM):
+        reversed_ = undone_on(day, short)
+        assert reversed_ == {k: -v for k, v in on_day(day, short).items()}
 
 
 def test_refund_paid_out_clears_refunds_payable() -> None:

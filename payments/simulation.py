@@ -78,7 +78,7 @@ class Simulation:
     ) -> None:
         self._rng = random.Random(seed)
         self._ids = _Ids(self._rng)
-        self._twice_rng = random.Random(seed + 1)
+        self._twice_rng = random.Random(f"paid-twice:{seed}")  # never another seed's stream
         self._twice_ids = _Ids(self._twice_rng)
         self._schedule = schedule
         self._units = units

@@ -55,12 +55,15 @@ async def record_batch(connection: asyncpg.Connection, batch: MetricBatch) -> No
     levels = dict(sorted(batch.unit_levels.items()))
     if levels:
         await connection.execute(SQL["set_unit_levels"], list(levels), list(levels.values()))
+    # Rows in payment id order, as the daily rows are in key order: two workers (the filing's
+    # partition and the capture's) then lock a payment's timing row in the same order.
     if batch.opened:
+        opened = sorted(batch.opened, key=lambda row: row[0])
         await connection.execute(
-            SQL["open_timings"], [o[0] for o in batch.opened], [o[1] for o in batch.opened]
+            SQL["open_timings"], [o[0] for o in opened], [o[1] for o in opened]
         )
     if batch.closed:
-        closed = batch.closed
+        closed = sorted(batch.closed, key=lambda row: row[0])
         await connection.execute(
             SQL["close_timings"], [c[0] for c in closed], [c[1] for c in closed],
             [c[2].business_date for c in closed], [c[2].unit_code for c in closed],

@@ -21,7 +21,8 @@ from schemas.events.reconciliation_v1 import Direction, SettlementLine, Statemen
 
 # Bump when the same bytes would give different lines (a new rule, a field read differently), so
 # an import records which reading of the file it holds.
-PARSER_VERSION = "1"
+# 2: a camt DtTm with an offset is dated in Asia/Ho_Chi_Minh (1 took its date as written).
+PARSER_VERSION = "2"
 # SettlementFileImported lists the file's accounts, at most this many.
 BANK_ACCOUNTS_PER_FILE_MAX = 100
 

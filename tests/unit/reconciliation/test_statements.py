@@ -471,7 +471,7 @@ def test_a_file_may_hold_at_most_a_hundred_accounts() -> None:
 def test_the_shipped_mappings_load() -> None:
     assert {"vcb", "bidv", "vietinbank", "generic"} <= set(MAPPINGS)
     assert all(name == mapping.name for name, mapping in MAPPINGS.items())
-    assert PARSER_VERSION == "1"
+    assert PARSER_VERSION == "2"
 
 
 BASE = {"name": "x", "columns": {"booking_date": "d", "bank_reference": "r", "amount": "a"}}

@@ -1,9 +1,18 @@
 """The settlement lock (service/ports.py) as a PostgreSQL advisory lock per schema, held by
 one pooled connection for the length of the use case. If the process dies, the session ends and
 PostgreSQL releases the lock. Pools do not reset released connections (events/pg_sessions.py),
-so the lock and its wait setting are undone here, and a connection whose clean-up fails is
-terminated rather than returned to the pool holding the lock."""
+so the lock is undone here, and a connection whose clean-up fails is terminated rather than
+returned to the pool holding the lock.
 
+A waiter does not sit on a pooled connection: it tries the lock, gives the connection back when
+the lock is taken, and tries again a moment later, until its wait runs out. Waiting inside
+PostgreSQL (`pg_advisory_lock`) kept one pooled connection per waiter, so a handful of waiting
+imports and decisions could take every connection of the API's pool, the holder's catch-up and
+append included, and stall it and every other request until the waiters gave up.
+"""
+
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,33 +28,44 @@ _KEY = "hashtext('settlement:' || coalesce(current_schema(), ''))"
 LOCK = f"SELECT pg_advisory_lock({_KEY})"
 TRY_LOCK = f"SELECT pg_try_advisory_lock({_KEY})"
 UNLOCK = f"SELECT pg_advisory_unlock({_KEY})"
-LOCK_WAIT_MAX = "60s"  # longer than a 1,000,000-line match run takes here
+LOCK_WAIT_MAX_S = 60.0  # longer than a 1,000,000-line match run takes on a usual evening here
+LOCK_POLL_INTERVAL_S = 0.2
 
 
 class PostgresSettlementLock:
-    def __init__(self, pool: asyncpg.Pool, *, wait_max: str = LOCK_WAIT_MAX) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, wait_max_s: float = LOCK_WAIT_MAX_S) -> None:
         self._pool = pool
-        self._wait_max = wait_max
+        self._wait_max_s = wait_max_s
+
+    async def _taken(self) -> asyncpg.Connection | None:
+        """A connection holding the lock, or None (the lock is busy; nothing is kept)."""
+        connection = await self._pool.acquire()
+        try:
+            with terminated_on_error(connection):
+                taken = await connection.fetchval(TRY_LOCK)
+        except BaseException:
+            await self._pool.release(connection)
+            raise
+        if taken:
+            return connection
+        await self._pool.release(connection)
+        return None
 
     @asynccontextmanager
     async def held(self) -> AsyncIterator[None]:
-        async with self._pool.acquire() as connection:
-            busy = False
-            with terminated_on_error(connection):
-                await connection.execute(
-                    "SELECT set_config('lock_timeout', $1, false)", self._wait_max
-                )
-                try:
-                    await connection.execute(LOCK)
-                except asyncpg.LockNotAvailableError:
-                    busy = True
-                await connection.execute("RESET lock_timeout")
-            if busy:
+        deadline = time.monotonic() + self._wait_max_s
+        while (connection := await self._taken()) is None:
+            left_s = deadline - time.monotonic()
+            if left_s <= 0:
                 raise SettlementBusyError(
-                    "another match run or decision is settling items; try again shortly"
+                    "another match run, decision, import or close is settling; try again shortly"
                 )
+            await asyncio.sleep(min(LOCK_POLL_INTERVAL_S, left_s))
+        try:
+            yield
+        finally:
             try:
-                yield
-            finally:
                 with terminated_on_error(connection):
                     await connection.execute(UNLOCK)
+            finally:
+                await self._pool.release(connection)

@@ -106,7 +106,7 @@ async def test_a_busy_settlement_lock_gives_its_session_back_without_its_wait_se
     try:
         await other.execute(LOCK)
         pid, _, _ = await session_state(one_connection_pool)
-        impatient = PostgresSettlementLock(one_connection_pool, wait_max="100ms")
+        impatient = PostgresSettlementLock(one_connection_pool, wait_max_s=0.1)
         with pytest.raises(SettlementBusyError):
             async with impatient.held():
                 pass
@@ -139,7 +139,7 @@ async def test_stores_sharing_a_server_never_share_the_settlement_lock(
     other = await session_in(settings, neighbour)
     try:
         await other.execute(LOCK)
-        impatient = PostgresSettlementLock(one_connection_pool, wait_max="100ms")
+        impatient = PostgresSettlementLock(one_connection_pool, wait_max_s=0.1)
         async with impatient.held():  # busy would raise SettlementBusyError after 100 ms
             assert not await lock_is_free(settings)  # held here, in this schema
         assert await lock_is_free(settings)
@@ -156,3 +156,31 @@ async def test_a_session_idle_inside_a_transaction_is_cut_off(
     async with one_connection_pool.acquire() as connection:
         timeout = await connection.fetchval("SHOW idle_in_transaction_session_timeout")
     assert timeout == "1min"
+
+
+async def test_waiters_for_the_settlement_lock_leave_the_pool_to_its_holder(
+    settings: Settings, database: asyncpg.Pool
+) -> None:
+    """A pool of two: the holder keeps one connection for the lock and still gets the other
+    for its work while three others wait (waiting inside PostgreSQL, each waiter kept a pooled
+    connection: the holder's own statements then waited for one until the waiters gave up)."""
+    pair = settings.model_copy(update={"database_pool_size_min": 1, "database_pool_size_max": 2})
+    pool = await create_pool(pair)
+    try:
+        lock = PostgresSettlementLock(pool, wait_max_s=10)
+        order: list[str] = []
+
+        async def waiter(name: str) -> None:
+            async with lock.held():
+                order.append(name)
+
+        async with lock.held():
+            waiters = [asyncio.create_task(waiter(name)) for name in ("a", "b", "c")]
+            await asyncio.sleep(0.5)
+            assert await asyncio.wait_for(pool.fetchval("SELECT 1"), timeout=2) == 1
+            assert order == []
+        await asyncio.wait_for(asyncio.gather(*waiters), timeout=5)
+        assert sorted(order) == ["a", "b", "c"]
+        assert await lock_is_free(settings)
+    finally:
+        await pool.close()

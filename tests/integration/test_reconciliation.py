@@ -199,7 +199,7 @@ async def test_two_days_cannot_settle_the_same_payment_at_once(runtime: Runtime)
 
 async def test_a_settlement_waits_for_the_lock_and_then_says_busy(runtime: Runtime) -> None:
     holder = PostgresSettlementLock(runtime.pool)
-    impatient = PostgresSettlementLock(runtime.pool, wait_max="200ms")
+    impatient = PostgresSettlementLock(runtime.pool, wait_max_s=0.2)
     async with holder.held():
         with pytest.raises(SettlementBusyError, match="try again"):
             async with impatient.held():

@@ -288,8 +288,14 @@ def metrics_report(
 ) -> None:
     """Dossiers filed and paid, and the online rates, per period and dimension."""
     from datetime import date
+    from typing import get_args
 
-    from metrics.adapters.store import MetricsQueries
+    from metrics.adapters.store import Dimension, MetricsQueries, Period
+
+    if by not in get_args(Dimension):
+        raise typer.BadParameter(f"one of {', '.join(get_args(Dimension))}", param_hint="--by")
+    if period not in get_args(Period):
+        raise typer.BadParameter(f"one of {', '.join(get_args(Period))}", param_hint="--period")
 
     async def command() -> int:
         settings = _settings()
@@ -298,7 +304,7 @@ def metrics_report(
             rows = await MetricsQueries(pool).report(
                 date.fromisoformat(first_day),
                 date.fromisoformat(last_day),
-                by,  # type: ignore[arg-type]  # checked by the query: unknown means "all"
+                by,  # type: ignore[arg-type]  # checked above
                 period,  # type: ignore[arg-type]
             )
         finally:

@@ -16,6 +16,10 @@ Dimension = Literal["all", "level", "unit", "agency", "procedure"]
 Period = Literal["day", "month"]
 
 
+class ReportTooLargeError(ValueError):
+    """A report with more rows than one answer carries."""
+
+
 @dataclass(frozen=True)
 class MetricRow:
     period: date
@@ -80,7 +84,12 @@ class MetricsQueries:
     ) -> list[MetricRow]:
         async with self.pool.acquire() as connection:
             rows = await connection.fetch(
-                SQL["report"], first_day, last_day, by, period, REPORT_ROWS_MAX
+                SQL["report"], first_day, last_day, by, period, REPORT_ROWS_MAX + 1
+            )
+        if len(rows) > REPORT_ROWS_MAX:  # never a report silently cut short
+            raise ReportTooLargeError(
+                f"the report has more than {REPORT_ROWS_MAX} rows: narrow the days, group by "
+                "month, or choose a coarser dimension"
             )
         return [
             MetricRow(

@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from events.streaming.consumers import applied_positions, dead_letter_counts, partition_states
-from metrics.adapters.store import MetricsQueries
+from metrics.adapters.store import MetricsQueries, ReportTooLargeError
 from metrics.entrypoints.prometheus import exposition
 from schemas.api.auth import Principal, Role
 
@@ -55,6 +55,10 @@ def build_router(
         procedure. Formulas: docs/metrics.md."""
         if not 0 <= (last_day - first_day).days <= REPORT_DAYS_MAX:
             raise HTTPException(422, f"last_day must be 0..{REPORT_DAYS_MAX} days after first_day")
+        try:
+            rows = await store.report(first_day, last_day, by, period)
+        except ReportTooLargeError as error:
+            raise HTTPException(422, str(error)) from error
         return [
             RateRow(
                 period=row.period,
@@ -65,7 +69,7 @@ def build_router(
                 payment_success_rate=row.payment_success_rate,
                 median_seconds_to_payment=row.median_seconds_to_payment,
             )
-            for row in await store.report(first_day, last_day, by, period)
+            for row in rows
         ]
 
     @router.get("/metrics", response_class=PlainTextResponse)

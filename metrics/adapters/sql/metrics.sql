@@ -63,6 +63,10 @@ WITH grouped AS (
     FROM metric_payment_times t LEFT JOIN metric_units u USING (unit_code)
     WHERE t.business_date BETWEEN $1 AND $2
       AND t.requested_at IS NOT NULL AND t.captured_at IS NOT NULL
+), medians AS (  -- once per group (a subquery per output row rescanned every payment)
+    SELECT period, dimension,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS median_seconds
+    FROM times GROUP BY period, dimension
 )
 SELECT g.period, g.dimension,
        sum(filed_online)::bigint AS filed_online, sum(filed_counter)::bigint AS filed_counter,
@@ -72,9 +76,9 @@ SELECT g.period, g.dimension,
        sum(paid_online_minor)::bigint AS paid_online_minor,
        sum(paid_counter_minor)::bigint AS paid_counter_minor,
        sum(refunds)::bigint AS refunds, sum(refunds_minor)::bigint AS refunds_minor,
-       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FROM times
-        WHERE times.period = g.period AND times.dimension = g.dimension) AS median_seconds
+       max(md.median_seconds) AS median_seconds
 FROM grouped g
+LEFT JOIN medians md USING (period, dimension)
 GROUP BY g.period, g.dimension
 ORDER BY g.period, g.dimension
 LIMIT $5;

@@ -3,9 +3,9 @@ names, its messages) never reach a caller; a value the database refuses is the c
 a database or store that fails is a 503 problem document, a fault of ours a 500, never text."""
 
 import asyncpg
+import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from entrypoints.http import create_app
 from entrypoints.settings import Settings
@@ -65,10 +65,12 @@ def raising(failure: Exception):  # type: ignore[no-untyped-def]
         ("bad-event", 422, "invalid_event"),
     ],
 )
-def test_each_failure_answers_as_a_problem_without_the_database_s_words(
+async def test_each_failure_answers_as_a_problem_without_the_database_s_words(
     name: str, status: int, code: str
 ) -> None:
-    answer = TestClient(failing_app(), raise_server_exceptions=False).get(f"/test/{name}")
+    transport = httpx.ASGITransport(app=failing_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        answer = await client.get(f"/test/{name}")
     assert answer.status_code == status
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert answer.json()["code"] == code

@@ -290,7 +290,7 @@ def metrics_report(
     from datetime import date
     from typing import get_args
 
-    from metrics.adapters.store import Dimension, MetricsQueries, Period
+    from metrics.adapters.store import Dimension, MetricsQueries, Period, ReportTooLargeError
 
     if by not in get_args(Dimension):
         raise typer.BadParameter(f"one of {', '.join(get_args(Dimension))}", param_hint="--by")
@@ -307,6 +307,9 @@ def metrics_report(
                 by,  # type: ignore[arg-type]  # checked above
                 period,  # type: ignore[arg-type]
             )
+        except ReportTooLargeError as error:
+            console.print(f"[red]refused[/red]: {error}")
+            return 2
         finally:
             await pool.close()
         from entrypoints.tables import rate_table

@@ -276,6 +276,7 @@ def _problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(asyncpg.PostgresError)
     @app.exception_handler(asyncpg.InterfaceError)
     @app.exception_handler(TimeoutError)
+    @app.exception_handler(OSError)  # a refused connection (asyncpg raises the socket's error)
     async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
         # Outside the store's own wrapping (read models, reports): the same answer, the same log.
         log.error("http.database_unavailable", path=request.url.path, error=repr(error))

@@ -217,7 +217,12 @@ def _cited_the_other_way(work: _Work, line: BankLine) -> UUID | None:
     if work.rules.settled_cited_the_other_way != "to_person":
         return None
     references = tokens(line.end_to_end_id, line.remittance_info)
-    references.update(hit.code for hit in codes_in_note(line.remittance_info))
+    minimum = work.rules.note_confidence_min
+    references.update(
+        hit.code for hit in codes_in_note(line.remittance_info) if hit.confidence >= minimum
+    )
+    if any(reference in work.by_reference for reference in references):
+        return None  # it names open items (several, or the other way): not a citation alone
     for reference in sorted(references):
         settled = work.settled.get(reference)
         if settled is not None and _settled_direction(reference) is not line.direction:

@@ -16,7 +16,9 @@ from events.errors import (
     UnknownEventTypeError,
 )
 
-DATABASE_WORDS = ("character varying", "metric_daily", "relation", "connection was closed")
+DATABASE_WORDS = (
+    "character varying", "metric_daily", "relation", "connection was closed", "55432",
+)  # fmt: skip
 
 
 def failing_app() -> FastAPI:
@@ -34,6 +36,7 @@ def failing_app() -> FastAPI:
         "no-table": asyncpg.UndefinedTableError('relation "metric_daily" does not exist'),
         "lost": asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
         "timeout": TimeoutError(),
+        "refused": ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 55432)"),
         "unknown-type": UnknownEventTypeError("PaymentTeleported", 3),
         "answered": DuplicateCommandError("payments", "key-1"),
         "bad-event": EventValidationError("PaymentCaptured", [("payload.reason", "too long")]),
@@ -60,6 +63,7 @@ def raising(failure: Exception):  # type: ignore[no-untyped-def]
         ("no-table", 503, "database_unavailable"),
         ("lost", 503, "database_unavailable"),
         ("timeout", 503, "database_unavailable"),
+        ("refused", 503, "database_unavailable"),
         ("unknown-type", 500, "unknown_event_type"),
         ("answered", 409, "duplicate_command"),
         ("bad-event", 422, "invalid_event"),

@@ -317,6 +317,23 @@ def test_a_debit_citing_its_settled_payment_goes_to_a_person_not_to_a_same_amoun
     assert kinds(then)[0] is ExceptionKind.DUPLICATE_SETTLEMENT and then.matches == []
 
 
+def test_a_debit_naming_open_items_besides_a_settled_payment_is_not_a_mere_citation() -> None:
+    """Under rules 2026.2: a debit that names two open refunds as well as a settled payment is
+    left to the usual stages (it names several items: a person decides), not reported as a
+    citation of the payment."""
+    payment_id = uuid.uuid4()
+    cited = payment_code(payment_id)
+    refunds = [
+        item(45_000, kind=ItemKind.REFUND, clearing=("refunds", "SO-TP"),
+             at=datetime(2026, 11, 23, 3, tzinfo=UTC))
+        for _ in range(2)
+    ]  # fmt: skip
+    codes = " ".join(payment_code(refund.item_id) for refund in refunds)
+    paid_out = line(45_000, direction=Direction.DEBIT, note=f"HOAN TIEN {cited} {codes}")
+    outcome = run([paid_out], refunds, settled={cited: payment_id}, rules=TO_PERSON)
+    assert not any("citing settled item" in e.detail for e in outcome.exceptions)
+
+
 def test_a_refund_paid_out_again_is_a_duplicate() -> None:
     refund_id = uuid.uuid4()
     code = refund_code(refund_id)  # the refund was paid out and settled by an earlier run

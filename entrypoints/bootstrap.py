@@ -146,5 +146,5 @@ def build_reconciler(
         calendar=load_calendar(settings.recon_holidays_file),
         clock=clock or SystemClock(),
         ids=ids or RandomIds(),
-        settlement_lock=PostgresSettlementLock(runtime.pool),
+        settlement_lock=PostgresSettlementLock(runtime.pool, wait_max_s=settings.recon_lock_wait_s),
     )

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     recon_rules_file: Path | None = None
     recon_holidays_file: Path | None = None
     recon_csv_mappings_file: Path | None = None
+    # How long a run, decision, import or close waits for the settlement lock before answering
+    # settlement_busy. Waiting holds no pooled connection, so a long wait costs nothing.
+    recon_lock_wait_s: float = Field(default=60.0, gt=0, le=3600)
 
     # Signed daily checkpoints (docs/audit.md). The signing key is a secret (base64 of a raw
     # 32-byte Ed25519 private key) with no default: only the process that seals days needs it,

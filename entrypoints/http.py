@@ -47,7 +47,8 @@ from payments.adapters.gateway.vnpay import VnpayConfig, VnpayGateway
 from payments.adapters.payment_views import PaymentQueries, PaymentsViewProjection
 from payments.adapters.schedule_files import load_fee_schedule, load_units
 from payments.domain.errors import PaymentsDomainError
-from payments.entrypoints.http import PaymentsApi, build_router
+from payments.entrypoints.api import PaymentsApi
+from payments.entrypoints.http import build_router
 from payments.service.handlers import PaymentsService, PaymentWindows
 from payments.service.refunds import RefundsService
 from payments.service.streams import CommandContext, Streams

@@ -8,32 +8,22 @@ with 422 and changes nothing. Gateway callbacks are idempotent by their own rule
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 from uuid import UUID
 
-import structlog
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
-from events.clock_and_ids import Clock, IdGenerator
-from events.store.ports import EventStore
-from payments.adapters.evidence import CallbackEvidence, EvidenceStore
-from payments.adapters.gateway.ports import (
-    GatewayCallbackFormatError,
-    IpnReply,
-    PaymentGateway,
-)
-from payments.adapters.payment_views import PaymentFilter, PaymentQueries
+from payments.adapters.evidence import CallbackEvidence
+from payments.adapters.payment_views import PaymentFilter
 from payments.domain.callbacks import GatewayResult
 from payments.domain.errors import ForbiddenError, NotFoundError, PaymentsDomainError
 from payments.domain.payment import PaymentStatus, fold
+from payments.entrypoints.api import Api, IdempotencyKey, PaymentsApi, command_context
+from payments.entrypoints.gateway_http import add_gateway_routes
 from payments.service.access import require_read
-from payments.service.handlers import PaymentsService, payment_id_of
 from payments.service.ports import Idempotency
-from payments.service.refunds import RefundsService
 from payments.service.streams import CommandContext
 from schemas.api.auth import Principal, Role
 from schemas.api.payments import (
@@ -46,7 +36,6 @@ from schemas.api.payments import (
     DossierView,
     FileDossierRequest,
     FlaggedMoneyRefundRequest,
-    GatewayReturnView,
     PaymentPage,
     PaymentView,
     Problem,
@@ -56,55 +45,11 @@ from schemas.api.payments import (
 )
 from schemas.events.payments_v1 import ReceiptIssued
 
-log = structlog.get_logger("payments.http")
-IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:\-]{8,200}$"
 CODE_PATTERN = r"^[A-Z0-9][A-Z0-9._\-]{0,63}$"
 RECEIPT_NUMBER_PATTERN = r"^[A-Z0-9][A-Z0-9._\-]{0,63}-[0-9]{4}-[0-9]{6,}$"
-GATEWAY_PRINCIPAL = Principal(subject="gateway", role=Role.SYSTEM)
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem} for status in (400, 401, 403, 404, 409, 422)
 }
-
-
-@dataclass(frozen=True)
-class PaymentsApi:
-    """What the routes use; built by the composition root and kept on app.state.payments."""
-
-    payments: PaymentsService
-    refunds: RefundsService
-    queries: PaymentQueries
-    evidence: EvidenceStore
-    gateway: PaymentGateway
-    store: EventStore
-    clock: Clock
-    new_ids: Callable[[], IdGenerator]
-
-
-async def payments_api(request: Request) -> PaymentsApi:
-    api: PaymentsApi = request.app.state.payments
-    return api
-
-
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        pattern=IDEMPOTENCY_KEY_PATTERN,
-        description="Unique per intended action; a retry sends the same key and body.",
-    ),
-]
-Api = Annotated[PaymentsApi, Depends(payments_api)]
-
-
-def _context(
-    api: PaymentsApi, principal: Principal, idempotency: Idempotency | None = None
-) -> CommandContext:
-    return CommandContext(
-        principal=principal,
-        correlation_id=uuid.uuid4(),
-        ids=api.new_ids(),
-        idempotency=idempotency,
-    )
 
 
 async def _idempotent(
@@ -127,7 +72,7 @@ async def _idempotent(
     request_hash = hashlib.sha256(body).digest()
     idempotency = Idempotency(scope, key, request_hash)
     try:
-        result = await run(_context(api, principal, idempotency))
+        result = await run(command_context(api, principal, idempotency))
     except Exception:
         stored = await api.store.find_receipt(scope, key)
         if stored is None:
@@ -161,7 +106,7 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
 
     @router.get("/dossiers/{dossier_id}", response_model=DossierView, tags=["dossiers"])
     async def get_dossier(dossier_id: UUID, api: Api, caller: Caller) -> DossierView:
-        return await api.refunds.dossier(_context(api, caller), dossier_id)
+        return await api.refunds.dossier(command_context(api, caller), dossier_id)
 
     @router.post("/dossiers/{dossier_id}/reject", response_model=DossierView, tags=["dossiers"])
     async def reject_dossier(
@@ -196,7 +141,7 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
     @router.get("/payments/{payment_id}", response_model=PaymentView, tags=["payments"])
     async def get_payment(payment_id: UUID, api: Api, caller: Caller) -> PaymentView:
         """A payment as its events say now (never stale)."""
-        return await api.payments.payment(_context(api, caller), payment_id)
+        return await api.payments.payment(command_context(api, caller), payment_id)
 
     @router.get("/payments", response_model=PaymentPage, tags=["payments"])
     async def list_payments(
@@ -232,7 +177,7 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
             raise PaymentsDomainError(
                 f"cursor is not one this API issued: {error}", field="cursor"
             ) from error
-        context = _context(api, caller)
+        context = command_context(api, caller)
         items = [await api.payments.payment(context, payment_id) for payment_id in ids]
         return PaymentPage(items=items, next_cursor=next_cursor)
 
@@ -389,92 +334,10 @@ def build_router(authenticate: Callable[..., Awaitable[Principal]]) -> APIRouter
                 transaction_ref=answer.gateway_transaction_ref, bank_code=answer.bank_code,
                 paid_at=answer.paid_at,
             )  # fmt: skip
-            await api.payments.handle_gateway_result(result, evidence_id, _context(api, caller))
-        return await api.payments.payment(_context(api, caller), payment_id)
+            await api.payments.handle_gateway_result(
+                result, evidence_id, command_context(api, caller)
+            )
+        return await api.payments.payment(command_context(api, caller), payment_id)
 
-    _gateway_routes(router)
+    add_gateway_routes(router)
     return router
-
-
-def _gateway_routes(router: APIRouter) -> None:
-    async def gateway_ipn(request: Request, api: Api) -> dict[str, str]:
-        """Server-to-server callback from the gateway. Signed; no bearer token."""
-        raw = request.url.query.encode() if request.method == "GET" else await request.body()
-        params = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
-
-        def evidence(order_ref: str, secret_version: str, result: str) -> CallbackEvidence:
-            return CallbackEvidence(
-                evidence_id=uuid.uuid4(), received_at=api.clock.now(), gateway=api.gateway.name,
-                channel="ipn", order_ref=order_ref, raw_request=raw, headers=headers,
-                secret_version=secret_version, verification_result=result,
-            )  # fmt: skip
-
-        try:
-            verified = api.gateway.verify_callback(params)
-        except GatewayCallbackFormatError as error:
-            if error.secret_version is not None:  # the gateway's own words: kept, for a person
-                order_ref = params.get("vnp_TxnRef", "")
-                log.error("gateway.callback_unreadable", order_ref=order_ref, error=str(error))
-                await api.evidence.record(
-                    evidence(order_ref, error.secret_version, f"verified_unreadable: {error}")
-                )
-            else:
-                log.warning("gateway.callback_malformed", error=str(error))
-            return api.gateway.ipn_response(IpnReply.UNKNOWN_ERROR)
-        if verified is None:
-            log.warning("gateway.callback_bad_signature", order_ref=params.get("vnp_TxnRef"))
-            return api.gateway.ipn_response(IpnReply.INVALID_SIGNATURE)
-        callback = verified.callback
-        recorded = evidence(callback.order_ref, verified.secret_version, "verified")
-        await api.evidence.record(recorded)
-        evidence_id = recorded.evidence_id
-        result = GatewayResult(
-            gateway=callback.gateway.upper(), order_ref=callback.order_ref,
-            amount_minor=callback.amount_minor, currency=callback.currency,
-            succeeded=callback.succeeded, response_code=callback.response_code,
-            transaction_ref=callback.gateway_transaction_ref, bank_code=callback.bank_code,
-            paid_at=callback.paid_at,
-        )  # fmt: skip
-        reply = await api.payments.handle_gateway_result(
-            result, evidence_id, _context(api, GATEWAY_PRINCIPAL)
-        )
-        return api.gateway.ipn_response(IpnReply[reply.name])
-
-    # VNPay calls the IPN URL with GET; other gateways POST a form. Same handler, both methods.
-    for method in ("GET", "POST"):
-        router.add_api_route(
-            "/gateway/ipn", gateway_ipn, methods=[method], tags=["gateway"],
-            operation_id=f"gateway_ipn_{method.lower()}",
-        )  # fmt: skip
-
-    @router.get("/gateway/return", response_model=GatewayReturnView, tags=["gateway"])
-    async def gateway_return(request: Request, api: Api) -> GatewayReturnView:
-        """Where the gateway sends the browser back. It never changes state: only the signed
-        server-to-server callback (or a status query) does. It says what is known so far."""
-        params = dict(parse_qsl(request.url.query, keep_blank_values=True))
-        try:
-            verified = api.gateway.verify_callback(params)
-        except GatewayCallbackFormatError:
-            verified = None
-        order_ref = params.get("vnp_TxnRef", "")
-        if verified is None:
-            return GatewayReturnView(
-                payment_id=None, order_ref=order_ref[:64], status="unknown",
-                message="the gateway's return could not be verified; check the payment later",
-            )  # fmt: skip
-        payment_id = payment_id_of(order_ref)
-        status = "unknown"
-        if payment_id is not None:
-            try:
-                _, state = await api.payments.streams.payment(payment_id)
-                status = state.status.value
-            except NotFoundError:
-                payment_id = None
-        said = "success" if verified.callback.succeeded else "failure"
-        message = f"the gateway reports {said}; the payment is {status}" + (
-            "" if status != "pending" else " until the gateway confirms it server-to-server"
-        )
-        return GatewayReturnView(
-            payment_id=payment_id, order_ref=order_ref, status=status, message=message
-        )

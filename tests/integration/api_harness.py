@@ -19,7 +19,7 @@ from entrypoints.http import sweep_once
 from entrypoints.in_process import api_and_sandbox
 from entrypoints.settings import Settings
 from events.clock_and_ids import FixedClock
-from payments.entrypoints.http import PaymentsApi
+from payments.entrypoints.api import PaymentsApi
 from schemas.api.auth import Principal, Role
 
 START_AT = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 09:00 in Hanoi

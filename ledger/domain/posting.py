@@ -117,13 +117,12 @@ CLEARING_CLASSES = {
 # every gap as a fee, as they did when recorded, so a replay rebuilds the same ledger and an
 # undone match reverses into the account its match used (an unmatch is on the match's own day).
 SHORTFALL_FROM = date(2026, 12, 7)
-_GAP_CLASSES = {"gateway": AccountClass.GATEWAY_FEE_EXPENSE}
 
 
 def _gap_class(kind: str, business_date: date) -> AccountClass:
-    if business_date < SHORTFALL_FROM:
+    if kind == "gateway" or business_date < SHORTFALL_FROM:
         return AccountClass.GATEWAY_FEE_EXPENSE
-    return _GAP_CLASSES.get(kind, AccountClass.SETTLEMENT_SHORTFALL)
+    return AccountClass.SETTLEMENT_SHORTFALL
 
 
 def _settlements(matches: Sequence[Match], sign: int, business_date: date) -> tuple[Posting, ...]:

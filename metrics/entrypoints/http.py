@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from events.streaming.consumers import applied_positions, dead_letter_counts, partition_states
+from events.streaming.consumers import dead_letter_counts, partition_states
 from metrics.adapters.store import MetricsQueries, ReportTooLargeError
 from metrics.entrypoints.prometheus import exposition
 from schemas.api.auth import Principal, Role
@@ -77,8 +77,7 @@ def build_router(
         """Prometheus text format: all-time counters per unit, dead letters, consumer lag."""
         text = exposition(
             await store.cumulative_by_unit(), await dead_letter_counts(store.pool),
-            await applied_positions(store.pool), await head_position(),
-            await partition_states(store.pool),
+            await head_position(), await partition_states(store.pool),
         )  # fmt: skip
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 

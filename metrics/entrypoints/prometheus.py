@@ -42,9 +42,8 @@ def _partition_lines(partitions: Sequence[PartitionState]) -> list[str]:
 def exposition(
     by_unit: Sequence[tuple[str, str, Mapping[str, int]]],
     dead_letters: Mapping[str, int],
-    consumer_positions: Mapping[str, int],
     head_position: int,
-    partitions: Sequence[PartitionState] = (),
+    partitions: Sequence[PartitionState],
 ) -> str:
     lines: list[str] = []
     for counter in COUNTERS:
@@ -62,7 +61,10 @@ def exposition(
               "advanced partition a consumer applied (a lower bound: a stalled partition shows "
               "in fees_consumer_partition_position).",
               "# TYPE fees_consumer_lag_events gauge"]  # fmt: skip
-    for consumer, position in sorted(consumer_positions.items()):
+    highest: dict[str, int] = {}
+    for state in partitions:
+        highest[state.consumer_name] = max(highest.get(state.consumer_name, 0), state.last_position)
+    for consumer, position in sorted(highest.items()):
         lines.append(f'fees_consumer_lag_events{{consumer="{_label(consumer)}"}} '
                      f"{max(0, head_position - position)}")  # fmt: skip
     lines += _partition_lines(partitions)

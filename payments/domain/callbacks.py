@@ -97,14 +97,13 @@ def decide_gateway_result(
     money is the same money whatever flag it comes back under (a wrong amount first, later a
     double payment once another order captured). The reply is the same either way."""
     decision = _decide_gateway_result(state, result, evidence_id, proposal_id, now)
-    flagged_orders = {order_ref for order_ref, _ in state.money_flags}
     kept = [
         event
         for event in decision.events
         if not (
             isinstance(event, GatewayCallbackFlagged)
             and event.moved_money is not None
-            and event.order_ref in flagged_orders
+            and event.order_ref in state.flagged_orders
         )
     ]
     return CallbackDecision(kept, decision.reply)

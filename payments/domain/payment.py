@@ -99,9 +99,9 @@ class Payment:
     checkout_started_at: datetime | None = None
     receipt_number: str | None = None
     open_proposals: dict[UUID, int] = field(default_factory=dict)
-    # (order ref, flag) of the money-moving flags recorded: the same money reported again is
-    # not flagged (and held in suspense) a second time.
-    money_flags: frozenset[tuple[str, str]] = frozenset()
+    # Orders whose money a money-moving flag recorded: an order is paid at the gateway once, so
+    # its money reported again, under any flag, is not flagged (and held in suspense) again.
+    flagged_orders: frozenset[str] = frozenset()
     # Money those flags hold in suspense and not yet refunded, by the flagged callback's evidence.
     flagged_money: dict[UUID, HeldMoney] = field(default_factory=dict)
     cancelled: bool = False  # cancelled once (its dossier was closed), whatever came after
@@ -187,11 +187,10 @@ def evolve(state: Payment | None, event: EventPayload) -> Payment:
         case PaymentCancelled():
             return replace(state, status=PaymentStatus.CANCELLED, cancelled=True)
         case GatewayCallbackFlagged() if (moved := event.moved_money) is not None:
-            flagged = (event.order_ref, event.flag.value)
             held = HeldMoney(event.order_ref, event.gateway, moved.amount_minor)
             return replace(
                 state,
-                money_flags=state.money_flags | {flagged},
+                flagged_orders=state.flagged_orders | {event.order_ref},
                 flagged_money={**state.flagged_money, event.evidence_id: held},
             )
         case FlaggedMoneyRefunded():  # the order's money, however many flags held it

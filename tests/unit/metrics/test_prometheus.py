@@ -10,7 +10,7 @@ def test_a_partition_that_stopped_shows_though_the_lag_over_all_partitions_is_ze
         PartitionState("ledger", "payments.events.v1", 0, 120, 0.4),
         PartitionState("ledger", "payments.events.v1", 1, 73, 512.0),  # stuck at 73
     ]
-    text = exposition([], {}, {"ledger": 120}, 120, partitions)
+    text = exposition([], {}, 120, partitions)
     lines = text.splitlines()
     assert 'fees_consumer_lag_events{consumer="ledger"} 0' in lines
     where = 'consumer="ledger",topic="payments.events.v1",partition="1"'
@@ -21,5 +21,5 @@ def test_a_partition_that_stopped_shows_though_the_lag_over_all_partitions_is_ze
 
 def test_label_values_are_escaped() -> None:
     odd = PartitionState('led"ger\\', "t\nopic", 2, 5, 1.0)
-    text = exposition([], {}, {}, 5, [odd])
+    text = exposition([], {}, 5, [odd])
     assert 'consumer="led\\"ger\\\\",topic="t\\nopic",partition="2"' in text

@@ -88,6 +88,8 @@ MATCH_COLUMNS = (
     "run_id",
     "decision_id",
     "position",
+    "line_keys",
+    "item_ids",
 )
 
 
@@ -138,6 +140,8 @@ def _buffer_matches(buffers: _Buffers, payload: Payload, position: int) -> None:
                 run_id,
                 decision_id,
                 position,
+                match["line_keys"],
+                match["item_ids"],
             )
         )
         buffers.match_lines.extend((line_key, key, position) for line_key in match["line_keys"])

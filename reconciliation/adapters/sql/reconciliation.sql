@@ -4,17 +4,22 @@ INSERT INTO recon_files (file_id, content_sha256, file_name, format, mapping, li
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
 
 -- name: undo_match
--- The live match that holds the line (the MatchUndone event names it by its first line).
+-- The live match that holds the line (the MatchUndone event names it by its first line), and
+-- its members' live rows, found by member through the live indexes (migration 0403).
 WITH target AS (
-    SELECT match_key FROM recon_match_lines WHERE line_key = $1 AND undone_position IS NULL
+    SELECT mt.match_key, mt.line_keys, mt.item_ids
+    FROM recon_match_lines ml JOIN recon_matches mt USING (match_key)
+    WHERE ml.line_key = $1 AND ml.undone_position IS NULL
 ), matches AS (
     UPDATE recon_matches SET undone_position = $2 WHERE match_key IN (SELECT match_key FROM target)
 ), lines AS (
     UPDATE recon_match_lines SET undone_position = $2
-    WHERE match_key IN (SELECT match_key FROM target) AND undone_position IS NULL
+    WHERE line_key IN (SELECT unnest(line_keys) FROM target) AND undone_position IS NULL
+      AND match_key IN (SELECT match_key FROM target)
 )
 UPDATE recon_match_items SET undone_position = $2
-WHERE match_key IN (SELECT match_key FROM target) AND undone_position IS NULL;
+WHERE item_id IN (SELECT unnest(item_ids) FROM target) AND undone_position IS NULL
+  AND match_key IN (SELECT match_key FROM target);
 
 -- name: supersede_exceptions
 UPDATE recon_exceptions SET superseded_position = $3
@@ -128,10 +133,8 @@ FROM recon_items i WHERE i.item_id = ANY($1::uuid[]);
 -- name: live_match_of_line
 SELECT mt.match_key, mt.bank_account, mt.business_date, mt.stage, mt.confidence, mt.direction,
        mt.clearing, mt.gross_minor, mt.fee_minor, mt.net_minor,
-       (SELECT array_agg(line_key ORDER BY line_key) FROM recon_match_lines x
-        WHERE x.match_key = mt.match_key) AS line_keys,
-       (SELECT coalesce(array_agg(item_id ORDER BY item_id), '{}') FROM recon_match_items x
-        WHERE x.match_key = mt.match_key) AS item_ids
+       (SELECT array_agg(k ORDER BY k) FROM unnest(mt.line_keys) k) AS line_keys,
+       (SELECT coalesce(array_agg(i ORDER BY i), '{}') FROM unnest(mt.item_ids) i) AS item_ids
 FROM recon_match_lines ml JOIN recon_matches mt USING (match_key)
 WHERE ml.line_key = $1 AND ml.undone_position IS NULL;
 

@@ -13,10 +13,10 @@ from uuid import UUID
 from events.errors import DuplicateCommandError
 from events.store.ports import NO_STREAM, AppendRequest, CommandReceipt
 from reconciliation.domain.errors import DayClosedError
+from reconciliation.domain.statement_lines import statement_figures
 from reconciliation.service.context import Actor, Reconciler, new_events
 from schemas.events.reconciliation_v1 import (
     LINES_PER_EVENT_MAX,
-    Direction,
     SettlementFileImported,
     SettlementLine,
     SettlementLinesRecorded,
@@ -55,7 +55,7 @@ async def find_import(reconciler: Reconciler, content_sha256: str) -> ImportOutc
 def _header(
     upload: StatementUpload, file_id: UUID, officer: str, reconciler: Reconciler
 ) -> SettlementFileImported:
-    lines = upload.lines
+    figures = statement_figures(upload.lines)
     return SettlementFileImported(
         file_id=file_id,
         file_name=upload.file_name,
@@ -63,12 +63,12 @@ def _header(
         mapping=upload.mapping,
         parser_version=upload.parser_version,
         content_sha256=upload.content_sha256,
-        bank_accounts=sorted({line.bank_account for line in lines}),
-        first_booking_date=min(line.booking_date for line in lines),
-        last_booking_date=max(line.booking_date for line in lines),
-        line_count=len(lines),
-        credit_total_minor=sum(x.amount_minor for x in lines if x.direction is Direction.CREDIT),
-        debit_total_minor=sum(x.amount_minor for x in lines if x.direction is Direction.DEBIT),
+        bank_accounts=list(figures.bank_accounts),
+        first_booking_date=figures.first_booking_date,
+        last_booking_date=figures.last_booking_date,
+        line_count=figures.line_count,
+        credit_total_minor=figures.credit_total_minor,
+        debit_total_minor=figures.debit_total_minor,
         imported_by=officer,
         imported_at=reconciler.clock.now(),
     )

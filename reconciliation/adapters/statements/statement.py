@@ -5,8 +5,6 @@ partial is returned, because a half-imported day would reconcile wrongly without
 """
 
 from dataclasses import dataclass
-from datetime import date
-from functools import cached_property
 
 from events.gc_pause import collector_paused
 from reconciliation.adapters.statements.camt053 import parse_camt
@@ -17,7 +15,7 @@ from reconciliation.adapters.statements.common import (
 from reconciliation.adapters.statements.csv_mapping import CsvMapping
 from reconciliation.adapters.statements.csv_statement import parse_csv
 from reconciliation.adapters.statements.mt940 import parse_mt940
-from schemas.events.reconciliation_v1 import Direction, SettlementLine, StatementFormat
+from schemas.events.reconciliation_v1 import SettlementLine, StatementFormat
 
 # Bump when the same bytes would give different lines (a new rule, a field read differently), so
 # an import records which reading of the file it holds.
@@ -29,7 +27,7 @@ BANK_ACCOUNTS_PER_FILE_MAX = 100
 
 @dataclass(frozen=True)
 class ParsedStatement:
-    """The lines of one statement file, in file order, and the figures its import event needs."""
+    """The lines of one statement file, in file order (their figures: domain.statement_lines)."""
 
     format: StatementFormat
     lines: tuple[SettlementLine, ...]
@@ -38,26 +36,6 @@ class ParsedStatement:
     def __post_init__(self) -> None:
         if not self.lines:
             raise ValueError("a parsed statement has at least one line")
-
-    @cached_property
-    def bank_accounts(self) -> tuple[str, ...]:
-        return tuple(sorted({line.bank_account for line in self.lines}))
-
-    @cached_property
-    def first_booking_date(self) -> date:
-        return min(line.booking_date for line in self.lines)
-
-    @cached_property
-    def last_booking_date(self) -> date:
-        return max(line.booking_date for line in self.lines)
-
-    @cached_property
-    def credit_total_minor(self) -> int:
-        return sum(x.amount_minor for x in self.lines if x.direction is Direction.CREDIT)
-
-    @cached_property
-    def debit_total_minor(self) -> int:
-        return sum(x.amount_minor for x in self.lines if x.direction is Direction.DEBIT)
 
 
 def _check_accounts(lines: list[SettlementLine]) -> None:

@@ -25,6 +25,7 @@ from reconciliation.adapters.statements import (
     load_csv_mappings,
     parse_statement,
 )
+from reconciliation.domain.statement_lines import statement_figures
 from schemas.events.reconciliation_v1 import Direction, SettlementLine, StatementFormat
 from schemas.money import AMOUNT_MINOR_MAX
 
@@ -98,9 +99,32 @@ def test_camt053_gives_each_booked_entry_and_skips_pending_ones() -> None:
         ),
     )  # fmt: skip
     assert statement.format is CAMT and statement.mapping is None
-    assert statement.bank_accounts == ("0071000123456",)
-    assert (statement.first_booking_date, statement.last_booking_date) == (DAY, DAY)
-    assert (statement.credit_total_minor, statement.debit_total_minor) == (12_600_000, 61_000)
+    figures = statement_figures(statement.lines)
+    assert figures.bank_accounts == ("0071000123456",) and figures.line_count == 4
+    assert (figures.first_booking_date, figures.last_booking_date) == (DAY, DAY)
+    assert (figures.credit_total_minor, figures.debit_total_minor) == (12_600_000, 61_000)
+
+
+def test_statement_figures_span_accounts_days_and_both_directions() -> None:
+    def line(n: int, account: str, day: date, amount: int, direction: Direction) -> SettlementLine:
+        return SettlementLine(
+            line_no=n, location=f"line {n}", bank_account=account, booking_date=day,
+            value_date=day, amount_minor=amount, direction=direction, bank_reference=f"FT{n}",
+        )  # fmt: skip
+
+    figures = statement_figures(
+        [
+            line(1, "0071000123456", NEXT_DAY, 150_000, CREDIT),
+            line(2, "0011001234567", DAY, 40_000, DEBIT),
+            line(3, "0071000123456", DAY, 2_000, CREDIT),
+        ]
+    )
+    assert figures.line_count == 3
+    assert figures.bank_accounts == ("0011001234567", "0071000123456")
+    assert (figures.first_booking_date, figures.last_booking_date) == (DAY, NEXT_DAY)
+    assert (figures.credit_total_minor, figures.debit_total_minor) == (152_000, 40_000)
+    with pytest.raises(ValueError, match="at least one line"):
+        statement_figures([])
 
 
 def test_mt940_reads_value_and_entry_dates_references_and_wrapped_details() -> None:

@@ -73,8 +73,17 @@ class EventRegistry:
         ]
         return TypeAdapter(members[0] if len(members) == 1 else _one_of(members, "event_type"))
 
-    def validate_new(self, event: NewEvent) -> EventPayload:
-        return self.parse_payload(event.event_type, event.schema_version, event.payload)
+    def check_new(self, event: NewEvent) -> None:
+        """Refuse an event to append whose payload does not fit the model registered for its
+        type and version, naming the field. A payload dumped from that very model (see
+        NewEvent.from_payload) was validated when the model was built and is not again."""
+        model = self.lookup(event.event_type, event.schema_version).model
+        typed = event.validated_payload()
+        if typed is None:
+            self.parse_payload(event.event_type, event.schema_version, event.payload)
+        elif type(typed) is not model:
+            problem = f"a {type(typed).__name__}, where {model.__name__} is registered"
+            raise EventValidationError(event.event_type, [("payload", problem)])
 
     def parse(self, envelope: EventEnvelope) -> EventPayload:
         return self.parse_payload(envelope.event_type, envelope.schema_version, envelope.payload)

@@ -8,7 +8,7 @@ stay plain JSON here; `events.registry` validates them against the versioned pay
 from typing import Annotated, Any, ClassVar, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt
 
 from schemas.time import UtcInstant
 
@@ -58,15 +58,29 @@ class NewEvent(BaseModel):
     actor: Actor
     payload: Payload
 
+    # The validated model `payload` was dumped from (from_payload), and that dump: while
+    # `payload` is still the same dict, the store need not validate it again (4 µs per statement
+    # line). A copy with another payload, or an event built from a dict, is validated.
+    _typed: tuple["EventPayload", Payload] | None = PrivateAttr(default=None)
+
     @classmethod
     def from_payload(cls, payload: EventPayload, **envelope: Any) -> Self:
         """Wrap a typed payload, taking its event type and schema version from its class."""
-        return cls(
+        event = cls(
             event_type=payload.event_type,
             schema_version=payload.schema_version,
             payload=payload.to_payload(),
             **envelope,
         )
+        event._typed = (payload, event.payload)  # the dict as validation left it (a copy)
+        return event
+
+    def validated_payload(self) -> EventPayload | None:
+        """The model this event's payload is the dump of, if it was built from one (and the
+        dict has not been replaced since); None for a payload to validate."""
+        if self._typed is None or self._typed[1] is not self.payload:
+            return None
+        return self._typed[0]
 
 
 class EventHeader(BaseModel):

@@ -114,7 +114,7 @@ class PostgresEventStore:
         check_requests(requests)
         for request in requests:
             for event in request.events:
-                self._registry.validate_new(event)
+                self._registry.check_new(event)
         prepared = prepare_events(requests)  # the costly encoding, done before the lock
         try:
             return await self._append_once(requests, prepared, receipt, look_up_stored=False)

@@ -2,7 +2,7 @@
 bad fields named by path) and that the checked-in JSON Schema files match the models."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from entrypoints.settings import REPOSITORY_ROOT
 from events.errors import EventValidationError, UnknownEventTypeError
 from events.registry import default_registry
-from schemas.envelope import EventEnvelope
+from schemas.envelope import EventEnvelope, NewEvent
 from schemas.jsonschema_files import JSONSCHEMA_DIRECTORY, render_all
 from schemas.money import Money, PositiveMoney
 from schemas.time import business_date
@@ -50,19 +50,19 @@ def test_actor_must_be_role_and_identity(actor: str) -> None:
 
 def test_unknown_event_type_is_refused_by_name() -> None:
     with pytest.raises(UnknownEventTypeError, match="PaymentTeleported"):
-        default_registry().validate_new(new_event(event_type="PaymentTeleported"))
+        default_registry().check_new(new_event(event_type="PaymentTeleported"))
 
 
 def test_unknown_schema_version_is_refused() -> None:
     with pytest.raises(UnknownEventTypeError, match="schema version 9"):
-        default_registry().validate_new(new_event(schema_version=9))
+        default_registry().check_new(new_event(schema_version=9))
 
 
 def test_invalid_payload_error_names_the_field_path() -> None:
     event = new_event()
     broken = {**event.payload, "amount": {"amount_minor": 12.5, "currency": "VND"}}
     with pytest.raises(EventValidationError) as raised:
-        default_registry().validate_new(new_event(payload=broken))
+        default_registry().check_new(new_event(payload=broken))
     assert raised.value.problems[0][0] == "payload.amount.amount_minor"
     assert "payload.amount.amount_minor" in str(raised.value)
 
@@ -70,15 +70,52 @@ def test_invalid_payload_error_names_the_field_path() -> None:
 def test_unknown_payload_field_is_refused() -> None:
     event = new_event()
     with pytest.raises(EventValidationError, match=r"payload\.discount"):
-        default_registry().validate_new(new_event(payload={**event.payload, "discount": 1}))
+        default_registry().check_new(new_event(payload={**event.payload, "discount": 1}))
 
 
-def test_valid_payload_parses_to_its_model() -> None:
+def test_valid_payload_passes_and_parses_to_its_model() -> None:
     payment_id = uuid.uuid4()
     event = new_event()
     payload = {**event.payload, "payment_id": str(payment_id)}
-    parsed = default_registry().validate_new(new_event(payload=payload))
-    assert parsed.payment_id == payment_id
+    registry = default_registry()
+    registry.check_new(new_event(payload=payload))
+    parsed = registry.parse_payload(event.event_type, event.schema_version, payload)
+    assert parsed.payment_id == payment_id  # type: ignore[attr-defined]
+
+
+def _from_model(event_type: str = "PaymentRequested") -> NewEvent:
+    typed = default_registry().parse_payload(event_type, 1, new_event().payload)
+    return NewEvent.from_payload(
+        typed, event_id=uuid.uuid4(), occurred_at=datetime.now(UTC),
+        correlation_id=uuid.uuid4(), actor="clerk:q1-07",
+    )  # fmt: skip
+
+
+def test_a_payload_dumped_from_its_model_is_not_validated_again() -> None:
+    event = _from_model()
+    typed = event.validated_payload()
+    assert typed is not None and event.payload == typed.to_payload()
+    # Proof that no second validation runs: a dump changed in place (which callers must not do)
+    # passes, where the same dict in an event built from plain JSON is refused.
+    event.payload["amount"] = {"amount_minor": 12.5, "currency": "VND"}
+    default_registry().check_new(event)
+    with pytest.raises(EventValidationError, match=r"payload\.amount\.amount_minor"):
+        default_registry().check_new(new_event(payload=event.payload))
+
+
+def test_a_copy_with_another_payload_is_validated() -> None:
+    event = _from_model()
+    broken = {**event.payload, "amount": {"amount_minor": 12.5, "currency": "VND"}}
+    copy = event.model_copy(update={"payload": broken})
+    assert copy.validated_payload() is None
+    with pytest.raises(EventValidationError, match=r"payload\.amount\.amount_minor"):
+        default_registry().check_new(copy)
+
+
+def test_a_model_under_another_event_type_is_refused() -> None:
+    event = _from_model().model_copy(update={"event_type": "PaymentCaptured"})
+    with pytest.raises(EventValidationError, match="PaymentRequested, where PaymentCaptured"):
+        default_registry().check_new(event)
 
 
 def test_checked_in_json_schemas_match_the_models() -> None:

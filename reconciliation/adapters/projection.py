@@ -7,7 +7,7 @@ a new exception list, a decision, a close) the buffers are flushed, so the batch
 order the events were recorded. Replaying from position 0 into an empty schema rebuilds it.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -93,41 +93,51 @@ MATCH_COLUMNS = (
 )
 
 
+Stored = tuple[Payload, int]  # a bulk event's stored payload and its position
+
+
 @dataclass
 class _Buffers:
+    """Rows waiting for COPY. Statement lines and matches wait as their events: their rows are
+    made while COPY sends them, so PostgreSQL inserts one batch while Python makes the next
+    (asyncpg reads the rows as it writes, and waits whenever the server falls behind)."""
+
     items: list[tuple[Any, ...]] = field(default_factory=list)
     references: list[tuple[Any, ...]] = field(default_factory=list)
-    lines: list[tuple[Any, ...]] = field(default_factory=list)
-    matches: list[tuple[Any, ...]] = field(default_factory=list)
-    match_lines: list[tuple[Any, ...]] = field(default_factory=list)
-    match_items: list[tuple[Any, ...]] = field(default_factory=list)
+    line_events: list[Stored] = field(default_factory=list)
+    match_events: list[Stored] = field(default_factory=list)
 
     async def flush(self, connection: asyncpg.Connection) -> None:
-        tables = (
-            ("recon_items", ITEM_COLUMNS, self.items),
-            ("recon_item_references", ("reference", "item_id"), self.references),
-            ("recon_lines", LINE_COLUMNS, self.lines),
-            ("recon_matches", MATCH_COLUMNS, self.matches),
-            ("recon_match_lines", ("line_key", "match_key", "position"), self.match_lines),
-            ("recon_match_items", ("item_id", "match_key", "position"), self.match_items),
-        )
-        for table, columns, rows in tables:
-            if rows:
-                await connection.copy_records_to_table(table, records=rows, columns=columns)
-                rows.clear()
+        copies: list[tuple[str, tuple[str, ...], Iterable[tuple[Any, ...]]]] = []
+        if self.items:
+            copies.append(("recon_items", ITEM_COLUMNS, self.items))
+        if self.references:
+            copies.append(("recon_item_references", ("reference", "item_id"), self.references))
+        if self.line_events:
+            copies.append(("recon_lines", LINE_COLUMNS, _line_rows(self.line_events)))
+        if self.match_events:
+            events = self.match_events
+            copies.append(("recon_matches", MATCH_COLUMNS, _match_rows(events)))
+            copies.append(("recon_match_lines", MEMBER_COLUMNS["line"], _members(events, "line")))
+            copies.append(("recon_match_items", MEMBER_COLUMNS["item"], _members(events, "item")))
+        for table, columns, rows in copies:
+            await connection.copy_records_to_table(table, records=rows, columns=columns)
+        self.items, self.references, self.line_events, self.match_events = [], [], [], []
 
 
-def _buffer_matches(buffers: _Buffers, payload: Payload, position: int) -> None:
-    """From the stored payload as it is: it was validated against SettlementsMatched when it was
-    appended, and the hash chain proves it unchanged since; validating a thousand matches per
-    event again would cost more than writing them. (asyncpg takes UUID text for uuid columns.)"""
-    account, day = payload["bank_account"], date.fromisoformat(payload["business_date"])
-    run_id, decision_id = payload.get("run_id"), payload.get("decision_id")
-    for index, match in enumerate(payload["matches"]):
-        key = f"{position}.{index}"
-        buffers.matches.append(
-            (
-                key,
+# The rows below come from the stored payloads as they are: each was validated against its
+# model when it was appended, and the hash chain proves it unchanged since; validating a
+# thousand lines or matches per event again would cost more than writing them. (asyncpg takes
+# UUID text for uuid columns.)
+
+
+def _match_rows(events: list[Stored]) -> Iterator[tuple[Any, ...]]:
+    for payload, position in events:
+        account, day = payload["bank_account"], date.fromisoformat(payload["business_date"])
+        run_id, decision_id = payload.get("run_id"), payload.get("decision_id")
+        for index, match in enumerate(payload["matches"]):
+            yield (
+                f"{position}.{index}",
                 account,
                 day,
                 match["stage"],
@@ -143,19 +153,32 @@ def _buffer_matches(buffers: _Buffers, payload: Payload, position: int) -> None:
                 match["line_keys"],
                 match["item_ids"],
             )
-        )
-        buffers.match_lines.extend((line_key, key, position) for line_key in match["line_keys"])
-        buffers.match_items.extend((item, key, position) for item in match["item_ids"])
 
 
-def _buffer_lines(buffers: _Buffers, payload: Payload, position: int) -> None:
-    """Statement lines from the stored payload as it is (see _buffer_matches for why)."""
-    file_id = payload["file_id"]
-    for line in payload["lines"]:
-        booking = date.fromisoformat(line["booking_date"])
-        value = line["value_date"]
-        buffers.lines.append(
-            (
+MEMBER_COLUMNS = {
+    "line": ("line_key", "match_key", "position"),
+    "item": ("item_id", "match_key", "position"),
+}
+_MEMBER_FIELDS = {"line": "line_keys", "item": "item_ids"}
+
+
+def _members(events: list[Stored], kind: str) -> Iterator[tuple[Any, ...]]:
+    """One row per line (or item) of each match, keyed like _match_rows' matches."""
+    field_name = _MEMBER_FIELDS[kind]
+    for payload, position in events:
+        for index, match in enumerate(payload["matches"]):
+            key = f"{position}.{index}"
+            for member in match[field_name]:
+                yield (member, key, position)
+
+
+def _line_rows(events: list[Stored]) -> Iterator[tuple[Any, ...]]:
+    for payload, position in events:
+        file_id = payload["file_id"]
+        for line in payload["lines"]:
+            booking = date.fromisoformat(line["booking_date"])
+            value = line["value_date"]
+            yield (
                 f"{file_id}:{line['line_no']}",
                 file_id,
                 line["line_no"],
@@ -171,7 +194,6 @@ def _buffer_lines(buffers: _Buffers, payload: Payload, position: int) -> None:
                 line.get("counterparty"),
                 position,
             )
-        )
 
 
 Rows = list[tuple[Any, ...]]
@@ -246,10 +268,10 @@ class ReconciliationProjection:
         for envelope, parsed in events:
             position = envelope.position
             if envelope.event_type == "SettlementLinesRecorded":
-                _buffer_lines(buffers, envelope.payload, position)
+                buffers.line_events.append((envelope.payload, position))
                 continue
             if envelope.event_type == "SettlementsMatched":
-                _buffer_matches(buffers, envelope.payload, position)
+                buffers.match_events.append((envelope.payload, position))
                 continue
             event = parsed if parsed is not None else self._registry.parse(envelope)
             if envelope.event_type in ITEM_EVENT_TYPES:

@@ -37,8 +37,12 @@ class ItemKind(StrEnum):
 # which a run over a million lines notices.
 CREDIT, DEBIT, REFUND = Direction.CREDIT, Direction.DEBIT, ItemKind.REFUND
 
+# Lines, items and matches are slotted records that nothing changes once built, but they are not
+# declared frozen: a run builds a million of each, and a frozen dataclass sets every field through
+# object.__setattr__ (2.8 µs per ten-field record against 1.0, 2026-12-06).
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class BankLine:
     key: str
     bank_account: str
@@ -51,7 +55,7 @@ class BankLine:
     counterparty: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ItemFacts:
     item_id: UUID
     kind: ItemKind
@@ -70,7 +74,7 @@ class ItemFacts:
         return DEBIT if self.kind is REFUND else CREDIT
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ExpectedItem:
     facts: ItemFacts
     route: Route

@@ -16,6 +16,7 @@ import orjson
 
 from events.chain import (
     DOCUMENT_FIELDS,
+    canonical_model_dump,
     canonical_payload,
     chain_hash,
     content_prefix,
@@ -149,7 +150,11 @@ def prepare_events(requests: Sequence[AppendRequest]) -> list[list[PreparedEvent
         ready: list[PreparedEvent] = []
         for offset, event in enumerate(request.events):
             stream_version = request.expected_version + offset + 1
-            payload_json = canonical_payload(event.payload)  # stored as is: encoded once
+            # Stored as is: encoded once. A payload dumped from its validated model is plain
+            # JSON by construction (NewEvent.from_payload), so its check is skipped.
+            dumped = event.validated_payload() is not None
+            encode = canonical_model_dump if dumped else canonical_payload
+            payload_json = encode(event.payload)
             row = [
                 None,
                 event.event_id,

@@ -59,7 +59,7 @@ class NewEvent(BaseModel):
     payload: Payload
 
     # The validated model `payload` was dumped from (from_payload), and that dump: while
-    # `payload` is still the same dict, the store need not validate it again (4 µs per statement
+    # `payload` is still the same dict, the store need not validate it again (3 µs per statement
     # line). A copy with another payload, or an event built from a dict, is validated.
     _typed: tuple["EventPayload", Payload] | None = PrivateAttr(default=None)
 

@@ -127,7 +127,7 @@ def _explain(value: Any, path: str, depth: int) -> None:
 def canonical_payload(payload: Any) -> bytes:
     """The payload's canonical JSON: what the store keeps and what every document embeds."""
     _check_json(payload, "payload", 0)
-    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    return canonical_model_dump(payload)
 
 
 def canonical_model_dump(payload: Any) -> bytes:

@@ -118,8 +118,9 @@ class _Buffers:
         if self.match_events:
             events = self.match_events
             copies.append(("recon_matches", MATCH_COLUMNS, _match_rows(events)))
-            copies.append(("recon_match_lines", MEMBER_COLUMNS["line"], _members(events, "line")))
-            copies.append(("recon_match_items", MEMBER_COLUMNS["item"], _members(events, "item")))
+            lines, items = _members(events, "line_keys"), _members(events, "item_ids")
+            copies.append(("recon_match_lines", ("line_key", "match_key", "position"), lines))
+            copies.append(("recon_match_items", ("item_id", "match_key", "position"), items))
         for table, columns, rows in copies:
             await connection.copy_records_to_table(table, records=rows, columns=columns)
         self.items, self.references, self.line_events, self.match_events = [], [], [], []
@@ -131,13 +132,18 @@ class _Buffers:
 # UUID text for uuid columns.)
 
 
+def _match_key(position: int, index: int) -> str:
+    """A match's key in the read model: its event's position and its index in that event."""
+    return f"{position}.{index}"
+
+
 def _match_rows(events: list[Stored]) -> Iterator[tuple[Any, ...]]:
     for payload, position in events:
         account, day = payload["bank_account"], date.fromisoformat(payload["business_date"])
         run_id, decision_id = payload.get("run_id"), payload.get("decision_id")
         for index, match in enumerate(payload["matches"]):
             yield (
-                f"{position}.{index}",
+                _match_key(position, index),
                 account,
                 day,
                 match["stage"],
@@ -155,19 +161,12 @@ def _match_rows(events: list[Stored]) -> Iterator[tuple[Any, ...]]:
             )
 
 
-MEMBER_COLUMNS = {
-    "line": ("line_key", "match_key", "position"),
-    "item": ("item_id", "match_key", "position"),
-}
-_MEMBER_FIELDS = {"line": "line_keys", "item": "item_ids"}
-
-
-def _members(events: list[Stored], kind: str) -> Iterator[tuple[Any, ...]]:
-    """One row per line (or item) of each match, keyed like _match_rows' matches."""
-    field_name = _MEMBER_FIELDS[kind]
+def _members(events: list[Stored], field_name: str) -> Iterator[tuple[Any, ...]]:
+    """One row per member ("line_keys" or "item_ids") of each match, keyed as _match_rows
+    keys the match."""
     for payload, position in events:
         for index, match in enumerate(payload["matches"]):
-            key = f"{position}.{index}"
+            key = _match_key(position, index)
             for member in match[field_name]:
                 yield (member, key, position)
 

@@ -51,8 +51,9 @@ def _summary(envelope: EventEnvelope) -> str:
         value = payload.get(name)
         if isinstance(value, dict) and "amount_minor" in value:
             parts.append(f"{name}={value['amount_minor']:,} VND")
-    if "matches" in payload:
-        parts.append(f"matches={len(payload['matches'])}")
+    if "matches" in payload:  # a list of matches (v1) or an object of columns (v2)
+        matches = payload["matches"]
+        parts.append(f"matches={len(matches['stage'] if isinstance(matches, dict) else matches)}")
     return ", ".join(parts)[:160]
 
 

@@ -23,6 +23,7 @@ from schemas.events.payments_v1 import (
     RefundIssued,
 )
 from schemas.events.reconciliation_v1 import Direction, Match, MatchUndone, SettlementsMatched
+from schemas.events.reconciliation_v2 import SettlementsMatchedV2
 from schemas.time import business_date
 
 UNAPPLIED = "UNAPPLIED"  # suspense for gateway money that no payment can take
@@ -147,11 +148,12 @@ def _settlements(matches: Sequence[Match], sign: int, business_date: date) -> tu
 
 
 def _settlement_entry(
-    envelope: EventHeader, event: SettlementsMatched | MatchUndone
+    envelope: EventHeader, event: SettlementsMatched | SettlementsMatchedV2 | MatchUndone
 ) -> JournalEntry | None:
-    if isinstance(event, SettlementsMatched):
-        postings = _settlements(event.matches, 1, event.business_date)
-        description = f"bank settlement of {len(event.matches)} match(es)"
+    if isinstance(event, SettlementsMatched | SettlementsMatchedV2):
+        matches = event.match_rows()
+        postings = _settlements(matches, 1, event.business_date)
+        description = f"bank settlement of {len(matches)} match(es)"
     else:
         postings = _settlements([event.match], -1, event.business_date)
         description = "bank settlement undone"
@@ -172,7 +174,7 @@ def entry_for(envelope: EventHeader, event: EventPayload) -> JournalEntry | None
     """The journal entry an event posts, or None for events that move no money."""
     moment = envelope.occurred_at
     match event:
-        case SettlementsMatched() | MatchUndone():
+        case SettlementsMatched() | SettlementsMatchedV2() | MatchUndone():
             return _settlement_entry(envelope, event)
         case PaymentCaptured():
             description, postings, moment = _capture(event)

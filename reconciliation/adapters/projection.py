@@ -10,6 +10,7 @@ order the events were recorded. Replaying from position 0 into an empty schema r
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
@@ -137,37 +138,44 @@ def _match_key(position: int, index: int) -> str:
     return f"{position}.{index}"
 
 
+STORED_MATCH_FIELDS = (
+    "stage", "confidence", "direction", "clearing", "gross_minor", "fee_minor", "net_minor",
+    "line_keys", "item_ids",
+)  # fmt: skip
+_stored_match_fields = itemgetter(*STORED_MATCH_FIELDS)
+
+
+def _stored_matches(payload: Payload) -> Iterator[tuple[Any, ...]]:
+    """(stage, confidence, direction, clearing, gross, fee, net, line keys, item ids) of each
+    match of a stored `SettlementsMatched`: v1 holds a list of match objects, v2 an object of
+    equal-length columns."""
+    matches = payload["matches"]
+    if isinstance(matches, dict):  # v2
+        yield from zip(*(matches[name] for name in STORED_MATCH_FIELDS), strict=True)
+        return
+    yield from map(_stored_match_fields, matches)
+
+
 def _match_rows(events: list[Stored]) -> Iterator[tuple[Any, ...]]:
     for payload, position in events:
         account, day = payload["bank_account"], date.fromisoformat(payload["business_date"])
         run_id, decision_id = payload.get("run_id"), payload.get("decision_id")
-        for index, match in enumerate(payload["matches"]):
+        for index, match in enumerate(_stored_matches(payload)):
+            stage, confidence, direction, clearing, gross, fee, net, line_keys, item_ids = match
             yield (
-                _match_key(position, index),
-                account,
-                day,
-                match["stage"],
-                match["confidence"],
-                match["direction"],
-                match["clearing"],
-                match["gross_minor"],
-                match["fee_minor"],
-                match["net_minor"],
-                run_id,
-                decision_id,
-                position,
-                match["line_keys"],
-                match["item_ids"],
-            )
+                _match_key(position, index), account, day, stage, confidence, direction,
+                clearing, gross, fee, net, run_id, decision_id, position, line_keys, item_ids,
+            )  # fmt: skip
 
 
 def _members(events: list[Stored], field_name: str) -> Iterator[tuple[Any, ...]]:
     """One row per member ("line_keys" or "item_ids") of each match, keyed as _match_rows
     keys the match."""
+    column = STORED_MATCH_FIELDS.index(field_name)
     for payload, position in events:
-        for index, match in enumerate(payload["matches"]):
+        for index, match in enumerate(_stored_matches(payload)):
             key = _match_key(position, index)
-            for member in match[field_name]:
+            for member in match[column]:
                 yield (member, key, position)
 
 

@@ -1,13 +1,14 @@
 """SHA-256 fingerprints of a run's inputs and results, so a re-run can be proven identical."""
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from events.chain import uuid_subclass_text
 from reconciliation.domain.items import ItemFacts
-from reconciliation.domain.matching import BY_LINE_KEY, DayInputs, DayOutcome
+from reconciliation.domain.matching import BY_LINE_KEY, DayInputs, DayOutcome, MatchRecord
 
 
 def _digest(value: object) -> str:
@@ -66,13 +67,14 @@ def _item_order(facts: ItemFacts) -> int:
 JsonRecords = list[dict[str, Any]]
 
 
-def dumped(outcome: DayOutcome) -> tuple[JsonRecords, JsonRecords]:
-    """Matches and exceptions as the JSON the run's events carry, dumped once for both uses."""
-    return (
-        [match.to_json() for match in outcome.matches],
-        [exception.model_dump(mode="json") for exception in outcome.exceptions],
-    )
+def dumped_exceptions(outcome: DayOutcome) -> JsonRecords:
+    """The exceptions as the JSON the run's events carry, dumped once for the events and the
+    fingerprint."""
+    return [exception.model_dump(mode="json") for exception in outcome.exceptions]
 
 
-def results_sha256(matches: JsonRecords, exceptions: JsonRecords) -> str:
+def results_sha256(matches: Sequence[MatchRecord], exceptions: JsonRecords) -> str:
+    """SHA-256 of {"matches": [...], "exceptions": [...]} with every object's keys sorted. orjson
+    writes each match record itself, its fields in their (alphabetical) declaration order, so the
+    document is the one that every run recorded its matches' sorted-key JSON in."""
     return _digest({"matches": matches, "exceptions": exceptions})

@@ -17,9 +17,10 @@ a run can be repeated and its results hash compared.
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from operator import attrgetter
+from typing import Any
 from uuid import UUID
 
 from events.errors import ensure
@@ -48,20 +49,24 @@ class MatchRecord:
     A run makes up to a million of them; building and dumping pydantic models cost a fifth of
     the run (measured), and a frozen dataclass's setup almost three times a plain one's
     (domain/items.py). Every field comes from validated lines and items, `build_match` holds
-    the invariants the model's validator would check, and `to_json` gives exactly the JSON the
-    model would, which the store validates against `Match` when the run's events are appended.
+    the invariants the model's validator would check, and the store validates the run's
+    matches (as columns, `match_columns`) when it appends them.
+
+    The fields are declared in alphabetical order on purpose: orjson writes a dataclass's fields
+    in declaration order, so a record encodes exactly as `to_json()` does with sorted keys, which
+    is what a run's results fingerprint hashes (fingerprints.py).
     """
 
-    stage: MatchStage
+    bank_account: str
+    clearing: str
     confidence: int
     direction: Direction
-    bank_account: str
-    line_keys: list[str]
-    item_ids: list[UUID]
-    clearing: str
-    gross_minor: int
     fee_minor: int
+    gross_minor: int
+    item_ids: list[UUID]
+    line_keys: list[str]
     net_minor: int
+    stage: MatchStage
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -71,6 +76,14 @@ class MatchRecord:
             "clearing": self.clearing, "gross_minor": self.gross_minor,
             "fee_minor": self.fee_minor, "net_minor": self.net_minor,
         }  # fmt: skip
+
+
+MATCH_FIELDS = tuple(record_field.name for record_field in fields(MatchRecord))
+
+
+def match_columns(matches: Sequence[MatchRecord]) -> dict[str, list[Any]]:
+    """The matches as one list per field: the shape `SettlementsMatched` v2 records them in."""
+    return {name: [getattr(match, name) for match in matches] for name in MATCH_FIELDS}
 
 
 @dataclass(frozen=True)

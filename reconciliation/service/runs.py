@@ -8,6 +8,7 @@ model as it stood at the run's position, with the run's own rules version, and c
 """
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from uuid import UUID
@@ -15,9 +16,14 @@ from uuid import UUID
 from events.gc_pause import collector_paused
 from reconciliation.domain.day import Day, ensure_open
 from reconciliation.domain.errors import NotFoundError
-from reconciliation.domain.fingerprints import JsonRecords, dumped, inputs_sha256, results_sha256
+from reconciliation.domain.fingerprints import (
+    JsonRecords,
+    dumped_exceptions,
+    inputs_sha256,
+    results_sha256,
+)
 from reconciliation.domain.items import Expectations
-from reconciliation.domain.matching import DayInputs, match_day
+from reconciliation.domain.matching import DayInputs, MatchRecord, match_columns, match_day
 from reconciliation.domain.references import codes_in_note, tokens
 from reconciliation.domain.rules import MatchingRules
 from reconciliation.service.context import Actor, Dumped, Reconciler, append_to_day, load_day
@@ -28,8 +34,8 @@ from schemas.events.reconciliation_v1 import (
     MATCHES_PER_EVENT_MAX,
     ExceptionsRaised,
     MatchRunCompleted,
-    SettlementsMatched,
 )
+from schemas.events.reconciliation_v2 import SettlementsMatchedV2
 from schemas.time import BUSINESS_ZONE
 
 
@@ -79,13 +85,18 @@ async def gather_inputs(
 
 
 def _run_events(
-    matches: JsonRecords, exceptions: JsonRecords, bank_account: str, day: date, run_id: UUID
-) -> list[Dumped]:
+    matches: Sequence[MatchRecord],
+    exceptions: JsonRecords,
+    bank_account: str,
+    day: date,
+    run_id: UUID,
+) -> list[EventPayload | Dumped]:
+    """The run's matches in chunks of columns (SettlementsMatched v2, validated here), then its
+    exceptions in chunks (validated by the store)."""
     common = {"bank_account": bank_account, "business_date": day.isoformat(), "run_id": str(run_id)}
-    events = [
-        Dumped(
-            SettlementsMatched,
-            {**common, "matches": matches[start : start + MATCHES_PER_EVENT_MAX]},
+    events: list[EventPayload | Dumped] = [
+        SettlementsMatchedV2.model_validate(
+            {**common, "matches": match_columns(matches[start : start + MATCHES_PER_EVENT_MAX])}
         )
         for start in range(0, len(matches), MATCHES_PER_EVENT_MAX)
     ]
@@ -121,8 +132,11 @@ async def _run(reconciler: Reconciler, actor: Actor, state: Day, version: int) -
     inputs = await gather_inputs(reconciler, bank_account, day, rules, as_of)
     outcome = match_day(inputs, rules, reconciler.calendar)
     run_id = reconciler.ids.next()
-    matches, exceptions = dumped(outcome)
-    fingerprint = (inputs_sha256(inputs, rules.fingerprint), results_sha256(matches, exceptions))
+    exceptions = dumped_exceptions(outcome)
+    fingerprint = (
+        inputs_sha256(inputs, rules.fingerprint),
+        results_sha256(outcome.matches, exceptions),
+    )
     matched_lines = sum(len(match.line_keys) for match in outcome.matches)
     completed = MatchRunCompleted(
         run_id=run_id,
@@ -138,7 +152,7 @@ async def _run(reconciler: Reconciler, actor: Actor, state: Day, version: int) -
         completed_at=reconciler.clock.now(),
     )
     events: list[EventPayload | Dumped] = [
-        *_run_events(matches, exceptions, bank_account, day, run_id),
+        *_run_events(outcome.matches, exceptions, bank_account, day, run_id),
         completed,
     ]
     await append_to_day(reconciler, actor, state, version, events)
@@ -171,7 +185,7 @@ async def verify_run(reconciler: Reconciler, run_id: UUID) -> RunCheck:
     return RunCheck(
         run_id,
         recorded.results_sha256,
-        results_sha256(*dumped(outcome)),
+        results_sha256(outcome.matches, dumped_exceptions(outcome)),
         recorded.inputs_sha256,
         inputs_sha256(inputs, rules.fingerprint),
     )

@@ -113,13 +113,28 @@ class Match(Record):
 
     @model_validator(mode="after")
     def _figures_add_up(self) -> Self:
-        if self.gross_minor != self.net_minor + self.fee_minor:
-            raise ValueError("gross_minor must equal net_minor + fee_minor")
-        if self.direction is Direction.DEBIT and self.fee_minor:
-            raise ValueError("a debit match carries no gateway fee")
-        if (self.stage is MatchStage.WRITE_OFF) != (not self.item_ids):
-            raise ValueError("a write-off settles no items; every other match settles some")
+        problem = match_problem(
+            self.stage, self.direction, bool(self.item_ids),
+            self.gross_minor, self.fee_minor, self.net_minor,
+        )  # fmt: skip
+        if problem is not None:
+            raise ValueError(problem)
         return self
+
+
+def match_problem(
+    stage: MatchStage, direction: Direction, settles_items: bool,
+    gross_minor: int, fee_minor: int, net_minor: int,
+) -> str | None:  # fmt: skip
+    """The rule a match's figures break, or None: the one statement of a match's row rules,
+    for a `Match` and for each row of a run's match columns (reconciliation_v2)."""
+    if gross_minor != net_minor + fee_minor:
+        return "gross_minor must equal net_minor + fee_minor"
+    if direction is Direction.DEBIT and fee_minor:
+        return "a debit match carries no gateway fee"
+    if (stage is MatchStage.WRITE_OFF) == settles_items:
+        return "a write-off settles no items; every other match settles some"
+    return None
 
 
 class ReconciliationException(Record):
@@ -176,6 +191,10 @@ class SettlementsMatched(EventPayload):
     run_id: UUID | None = None
     decision_id: UUID | None = None
     matches: Annotated[list[Match], Field(min_length=1, max_length=MATCHES_PER_EVENT_MAX)]
+
+    def match_rows(self) -> list[Match]:
+        """The matches as rows, as `SettlementsMatchedV2.match_rows` gives its columns."""
+        return self.matches
 
 
 class MatchUndone(EventPayload):

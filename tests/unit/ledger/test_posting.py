@@ -29,7 +29,7 @@ PAYMENT = uuid.uuid4()
 def envelope(event: EventPayload, position: int = 7) -> EventEnvelope:
     return EventEnvelope(
         position=position, event_id=uuid.uuid4(), stream_id=f"payment-{PAYMENT}",
-        stream_version=2, event_type=event.event_type, schema_version=1,
+        stream_version=2, event_type=event.event_type, schema_version=event.schema_version,
         occurred_at=START_AT, recorded_at=START_AT, correlation_id=uuid.uuid4(),
         actor="gateway:vnpay", payload=event.to_payload(),
     )  # fmt: skip

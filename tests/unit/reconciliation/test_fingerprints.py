@@ -1,6 +1,7 @@
-"""Proves a run's inputs fingerprint is the SHA-256 of the documented JSON document, built here
-independently with every value converted by hand (isoformat, enum value, str of the UUID): the
-fast path that lets orjson convert them must give the same bytes, or past runs stop verifying."""
+"""Proves a run's inputs and results fingerprints are the SHA-256 of the documented JSON documents,
+built here independently with every value converted by hand (isoformat, enum value, str of the
+UUID, keys sorted): the fast paths that let orjson convert them (and write match records in their
+declaration order) must give the same bytes, or past runs stop verifying."""
 
 import hashlib
 import json
@@ -9,10 +10,10 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 from asyncpg.pgproto.pgproto import UUID as PgUuid
 
-from reconciliation.domain.fingerprints import inputs_sha256
+from reconciliation.domain.fingerprints import inputs_sha256, results_sha256
 from reconciliation.domain.items import ItemKind
-from reconciliation.domain.matching import DayInputs
-from schemas.events.reconciliation_v1 import Direction
+from reconciliation.domain.matching import DayInputs, MatchRecord
+from schemas.events.reconciliation_v1 import Direction, MatchStage
 from tests.unit.reconciliation.recon_factories import item, line
 
 
@@ -82,3 +83,39 @@ def test_the_fingerprint_changes_with_any_input() -> None:
     )  # fmt: skip
     assert inputs_sha256(moved, "rules-v3") != inputs_sha256(inputs, "rules-v3")
     assert inputs_sha256(inputs, "rules-v4") != inputs_sha256(inputs, "rules-v3")
+
+
+def test_the_results_fingerprint_is_the_documented_documents_sha256() -> None:
+    """Matches as the `Match` contract's JSON with sorted keys, as every run recorded them: item
+    ids of asyncpg's UUID type (what the read model returns), a lump of several lines and items,
+    a write-off without items, Vietnamese text in an exception."""
+    file_id = uuid.uuid4()
+    records = [
+        MatchRecord(
+            bank_account="0011001234567", clearing="gateway:VNPAY", confidence=100,
+            direction=Direction.CREDIT, fee_minor=1_100, gross_minor=100_000,
+            item_ids=[PgUuid(str(uuid.uuid4())), uuid.uuid4()],
+            line_keys=[f"{file_id}:1", f"{file_id}:2"], net_minor=98_900,
+            stage=MatchStage.GATEWAY_LUMP,
+        ),
+        MatchRecord(
+            bank_account="0011001234567", clearing="suspense:UNIDENTIFIED", confidence=100,
+            direction=Direction.DEBIT, fee_minor=0, gross_minor=7_000, item_ids=[],
+            line_keys=[f"{file_id}:3"], net_minor=7_000, stage=MatchStage.WRITE_OFF,
+        ),
+    ]  # fmt: skip
+    exceptions = [{"key": "unmatched_bank_line:x", "detail": "Nộp phí, không rõ hồ sơ"}]
+    matches = [
+        {"bank_account": r.bank_account, "clearing": r.clearing, "confidence": r.confidence,
+         "direction": r.direction.value, "fee_minor": r.fee_minor, "gross_minor": r.gross_minor,
+         "item_ids": [str(i) for i in r.item_ids], "line_keys": r.line_keys,
+         "net_minor": r.net_minor, "stage": r.stage.value}
+        for r in records
+    ]  # fmt: skip
+    text = json.dumps(
+        {"matches": matches, "exceptions": exceptions},
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    )  # fmt: skip
+    documented = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert results_sha256(records, exceptions) == documented
+    assert results_sha256(records[:1], exceptions) != documented

@@ -49,11 +49,11 @@ class MatchRecord:
     A run makes up to a million of them; building and dumping pydantic models cost a fifth of
     the run (measured), and a frozen dataclass's setup almost three times a plain one's
     (domain/items.py). Every field comes from validated lines and items, `build_match` holds
-    the invariants the model's validator would check, and the store validates the run's
-    matches (as columns, `match_columns`) when it appends them.
+    the invariants the model's validator would check, and the run validates its matches against
+    the contract as columns (`match_columns`, `SettlementsMatched` v2) before appending them.
 
     The fields are declared in alphabetical order on purpose: orjson writes a dataclass's fields
-    in declaration order, so a record encodes exactly as `to_json()` does with sorted keys, which
+    in declaration order, so a record encodes exactly as its `Match` does with sorted keys, which
     is what a run's results fingerprint hashes (fingerprints.py).
     """
 
@@ -67,15 +67,6 @@ class MatchRecord:
     line_keys: list[str]
     net_minor: int
     stage: MatchStage
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "stage": self.stage.value, "confidence": self.confidence,
-            "direction": self.direction.value, "bank_account": self.bank_account,
-            "line_keys": self.line_keys, "item_ids": [str(i) for i in self.item_ids],
-            "clearing": self.clearing, "gross_minor": self.gross_minor,
-            "fee_minor": self.fee_minor, "net_minor": self.net_minor,
-        }  # fmt: skip
 
 
 MATCH_FIELDS = tuple(record_field.name for record_field in fields(MatchRecord))

@@ -5,6 +5,7 @@ named; a recorded v2 event decodes through the registry as v2 while v1 still dec
 the ledger posts the same entry from either version."""
 
 import uuid
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 
 import pytest
@@ -43,7 +44,7 @@ def v2(columns: dict[str, list[object]]) -> SettlementsMatchedV2:
 def test_a_run_s_columns_read_back_as_the_match_rows_v1_carries() -> None:
     records = a_run_s_records()
     event = v2(match_columns(records))
-    assert event.match_rows() == [Match.model_validate(r.to_json()) for r in records]
+    assert event.match_rows() == [Match.model_validate(asdict(r)) for r in records]
     assert len(event.matches) == 2
 
 
@@ -91,7 +92,7 @@ def test_both_versions_decode_as_their_own_model_and_post_the_same_entry() -> No
     columns = v2(match_columns(records))
     rows = SettlementsMatched(
         bank_account=ACCOUNT, business_date=DAY, run_id=columns.run_id,
-        matches=[Match.model_validate(r.to_json()) for r in records],
+        matches=[Match.model_validate(asdict(r)) for r in records],
     )  # fmt: skip
     adapter = default_registry().recorded_events
     decoded = [adapter.validate_json(recorded(e).model_dump_json()) for e in (rows, columns)]

@@ -18,6 +18,8 @@ from schemas.codes import payment_code, refund_code
 from schemas.events.reconciliation_v1 import Direction, SettlementLine
 
 GATEWAY_COUNTERPARTY = "CONG TY CP GIAI PHAP THANH TOAN VIET NAM (VNPAY)"
+REFERENCE_BASES = 10_000  # distinct reference ranges, chosen by seed
+REFERENCES_PER_BASE = 10_000  # lines a seeded bank books before its range runs into another
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class SimulatedBank:
         self._account = bank_account
         self._rng = random.Random(seed)
         self._count = 0
+        # A bank never repeats a reference, so each seeded bank numbers its references from its
+        # own base: two demos on one business day must not read as the same entries booked twice.
+        self._reference_base = seed % REFERENCE_BASES * REFERENCES_PER_BASE
 
     def _line(
         self, day: date, amount: int, direction: Direction, **text: str | None
@@ -55,7 +60,8 @@ class SimulatedBank:
             value_date=day,
             amount_minor=amount,
             direction=direction,
-            bank_reference=f"FT{day:%y%m%d}{self._count:08d}",  # 16 characters, as MT940 allows
+            # 16 characters, as MT940 allows
+            bank_reference=f"FT{day:%y%m%d}{self._reference_base + self._count:08d}",
             **text,
         )
 

@@ -44,3 +44,18 @@ def test_written_files_read_back(statement_format: StatementFormat, fields: set[
     assert [line.model_dump(include=fields) for line in parsed.lines] == [
         line.model_dump(include=fields) for line in lines
     ]
+
+
+def test_two_seeded_banks_never_book_the_same_reference_on_a_day() -> None:
+    """Two demos on one business day import two statements; had their banks numbered references
+    alike, every line of the second would read as an entry booked twice (a duplicate)."""
+    at = datetime(2026, 11, 24, 3, tzinfo=UTC)
+    items = [item(100_000 + n * 1_000, at=at, item_id=uuid.uuid4()) for n in range(5)]
+
+    def references(seed: int) -> list[str]:
+        lines = SimulatedBank(ACCOUNT, seed=seed).day(DAY, date(2026, 11, 26), items).lines
+        return [line.bank_reference for line in lines]
+
+    assert references(1) == references(1) and len(references(1)) > 3
+    assert not set(references(1)) & set(references(2))
+    assert all(len(reference) == 16 for reference in references(9_999))

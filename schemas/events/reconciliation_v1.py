@@ -181,7 +181,8 @@ class SettlementLinesRecorded(EventPayload):
 
 
 class SettlementsMatched(EventPayload):
-    """Matches made by a matching run (run_id) or by a finance decision (decision_id)."""
+    """Matches made by a finance decision (decision_id), or by a matching run (run_id) recorded
+    before runs wrote their matches as columns (`SettlementsMatchedV2`, reconciliation_v2)."""
 
     event_type: ClassVar[str] = "SettlementsMatched"
     schema_version: ClassVar[int] = 1

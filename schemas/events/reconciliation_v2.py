@@ -19,7 +19,7 @@ from uuid import UUID
 
 from pydantic import Field, model_validator
 
-from schemas.envelope import EventPayload
+from schemas.envelope import EventPayload, unchecked
 from schemas.events.reconciliation_v1 import (
     ITEMS_PER_MATCH_MAX,
     MATCHES_PER_EVENT_MAX,
@@ -79,7 +79,7 @@ class MatchColumns(Record):
         when these columns were."""
         names = tuple(Match.model_fields)  # the columns' names, one per field of Match
         for values in zip(*(getattr(self, name) for name in names), strict=True):
-            yield Match.model_construct(**dict(zip(names, values, strict=True)))
+            yield unchecked(Match, dict(zip(names, values, strict=True)))
 
 
 class SettlementsMatchedV2(EventPayload):

@@ -76,13 +76,14 @@ class EventRegistry:
     def check_new(self, event: NewEvent) -> None:
         """Refuse an event to append whose payload does not fit the model registered for its
         type and version, naming the field. A payload dumped from that very model (see
-        NewEvent.from_payload) was validated when the model was built and is not again."""
+        NewEvent.from_payload and from_dump) was validated when the model was built and is not
+        again."""
         model = self.lookup(event.event_type, event.schema_version).model
-        typed = event.validated_payload()
-        if typed is None:
+        dumped_by = event.dumped_by()
+        if dumped_by is None:
             self.parse_payload(event.event_type, event.schema_version, event.payload)
-        elif type(typed) is not model:
-            problem = f"a {type(typed).__name__}, where {model.__name__} is registered"
+        elif dumped_by is not model:
+            problem = f"a {dumped_by.__name__}, where {model.__name__} is registered"
             raise EventValidationError(event.event_type, [("payload", problem)])
 
     def parse(self, envelope: EventEnvelope) -> EventPayload:

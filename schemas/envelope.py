@@ -59,29 +59,38 @@ class NewEvent(BaseModel):
     actor: Actor
     payload: Payload
 
-    # The validated model `payload` was dumped from (from_payload), and that dump: while
+    # The model class `payload` is a dump of (from_payload, from_dump), and that dump: while
     # `payload` is still the same dict, the store need not validate it again (3 µs per statement
     # line). A copy with another payload, or an event built from a dict, is validated.
-    _typed: tuple["EventPayload", Payload] | None = PrivateAttr(default=None)
+    _dumped_by: tuple[type["EventPayload"], Payload] | None = PrivateAttr(default=None)
 
     @classmethod
     def from_payload(cls, payload: EventPayload, **envelope: Any) -> Self:
         """Wrap a typed payload, taking its event type and schema version from its class."""
+        return cls.from_dump(type(payload), payload.to_payload(), **envelope)
+
+    @classmethod
+    def from_dump(cls, model: type[EventPayload], dump: Payload, **envelope: Any) -> Self:
+        """Wrap `dump`, which is `model(...).to_payload()` of a model that validated, wherever
+        that ran. Parts of it may be `orjson.Fragment`s, JSON already encoded canonically (keys
+        sorted, `events.chain.canonical_model_dump`), which the store writes as they are: a
+        statement's lines are validated and encoded in parsing processes, and only the bytes
+        come back (rebuilding a million models to dump them again would cost seconds)."""
         event = cls(
-            event_type=payload.event_type,
-            schema_version=payload.schema_version,
-            payload=payload.to_payload(),
+            event_type=model.event_type,
+            schema_version=model.schema_version,
+            payload=dump,
             **envelope,
         )
-        event._typed = (payload, event.payload)  # the dict as validation left it (a copy)
+        event._dumped_by = (model, event.payload)  # the dict as validation left it (a copy)
         return event
 
-    def validated_payload(self) -> EventPayload | None:
-        """The model this event's payload is the dump of, if it was built from one (and the
-        dict has not been replaced since); None for a payload to validate."""
-        if self._typed is None or self._typed[1] is not self.payload:
+    def dumped_by(self) -> type[EventPayload] | None:
+        """The model this event's payload is a validated dump of, if it was built from one
+        (and the dict has not been replaced since); None for a payload to validate."""
+        if self._dumped_by is None or self._dumped_by[1] is not self.payload:
             return None
-        return self._typed[0]
+        return self._dumped_by[0]
 
 
 class EventHeader(BaseModel):

@@ -151,8 +151,8 @@ def prepare_events(requests: Sequence[AppendRequest]) -> list[list[PreparedEvent
         for offset, event in enumerate(request.events):
             stream_version = request.expected_version + offset + 1
             # Stored as is: encoded once. A payload dumped from its validated model is plain
-            # JSON by construction (NewEvent.from_payload), so its check is skipped.
-            dumped = event.validated_payload() is not None
+            # JSON by construction (NewEvent.from_payload, from_dump), so its check is skipped.
+            dumped = event.dumped_by() is not None
             encode = canonical_model_dump if dumped else canonical_payload
             payload_json = encode(event.payload)
             row = [

@@ -1,12 +1,14 @@
 """A statement file from its bytes to an import: hash first (a known file is answered without
-parsing it again), then parse all of it (any error refuses the whole file), then import."""
+parsing it again), then parse all of it (any error refuses the whole file; a large file is
+parsed in worker processes), then import."""
 
 import hashlib
-from collections.abc import Sequence
 
 from events.gc_pause import collector_paused
-from reconciliation.adapters.statements import PARSER_VERSION, StatementError, parse_statement
+from reconciliation.adapters.statements import PARSER_VERSION, StatementError
 from reconciliation.adapters.statements.csv_mapping import CsvMapping
+from reconciliation.adapters.statements.parsing_processes import parse_for_import
+from reconciliation.domain.statement_lines import StatementLines
 from reconciliation.service.context import Actor, Reconciler
 from reconciliation.service.imports import (
     ImportOutcome,
@@ -14,7 +16,7 @@ from reconciliation.service.imports import (
     find_import,
     import_statement,
 )
-from schemas.events.reconciliation_v1 import SettlementLine, StatementFormat
+from schemas.events.reconciliation_v1 import StatementFormat
 
 
 async def import_file(
@@ -38,12 +40,12 @@ async def import_file(
                 "mapping", f"unknown CSV mapping {mapping_name!r}; known: {sorted(mappings)}"
             )
         mapping = mappings[mapping_name]
-    parsed = parse_statement(content, statement_format, mapping=mapping)
+    lines = await parse_for_import(content, statement_format, mapping=mapping)
     with collector_paused():  # the lines become events and rows (events/gc_pause.py says why)
         return await _import(
             reconciler,
             actor,
-            parsed.lines,
+            lines,
             statement_format,
             mapping_name if mapping else None,
             file_name,
@@ -54,7 +56,7 @@ async def import_file(
 async def _import(
     reconciler: Reconciler,
     actor: Actor,
-    lines: Sequence[SettlementLine],
+    lines: StatementLines,
     statement_format: StatementFormat,
     mapping_name: str | None,
     file_name: str,

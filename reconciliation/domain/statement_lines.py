@@ -1,10 +1,15 @@
-"""What a statement's lines add up to: the figures its import records."""
+"""A parsed statement's lines as its import records them, and what they add up to."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from schemas.events.reconciliation_v1 import Direction, SettlementLine
+from pydantic import TypeAdapter
+
+from events.chain import canonical_model_dump
+from schemas.events.reconciliation_v1 import LINES_PER_EVENT_MAX, Direction, SettlementLine
+
+_LINES = TypeAdapter(list[SettlementLine])
 
 
 @dataclass(frozen=True)
@@ -40,3 +45,56 @@ def statement_figures(lines: Iterable[SettlementLine]) -> StatementFigures:
         credit_total_minor=totals[Direction.CREDIT],
         debit_total_minor=totals[Direction.DEBIT],
     )
+
+
+def merged_figures(parts: Sequence[StatementFigures]) -> StatementFigures:
+    """The figures of a file from those of its consecutive parts (at least one)."""
+    return StatementFigures(
+        line_count=sum(part.line_count for part in parts),
+        bank_accounts=tuple(sorted({account for part in parts for account in part.bank_accounts})),
+        first_booking_date=min(part.first_booking_date for part in parts),
+        last_booking_date=max(part.last_booking_date for part in parts),
+        credit_total_minor=sum(part.credit_total_minor for part in parts),
+        debit_total_minor=sum(part.debit_total_minor for part in parts),
+    )
+
+
+@dataclass(frozen=True)
+class StatementLines:
+    """A statement's lines as its import stores them, in chunks of at most LINES_PER_EVENT_MAX:
+    each chunk the canonical JSON (events.chain) of its lines, dumped from `SettlementLine`s
+    that validated and numbered on from 1 across the chunks; with the lines' figures and the
+    (account, booking day) pairs they fall on. Bytes and a few values: a parsing process sends
+    them cheaply, and the store writes each chunk into its event as it is."""
+
+    encoded_chunks: list[bytes]
+    figures: StatementFigures
+    days: frozenset[tuple[str, date]]
+
+    @classmethod
+    def from_lines(
+        cls, lines: Sequence[SettlementLine], first_line_no: int = 1
+    ) -> "StatementLines":
+        """From validated lines numbered 1, 2, … (at least one), renumbered to start at
+        `first_line_no`."""
+        dumped = _LINES.dump_python(list(lines), mode="json")
+        if first_line_no != 1:
+            for line in dumped:
+                line["line_no"] += first_line_no - 1
+        return cls(
+            encoded_chunks=[
+                canonical_model_dump(dumped[start : start + LINES_PER_EVENT_MAX])
+                for start in range(0, len(dumped), LINES_PER_EVENT_MAX)
+            ],
+            figures=statement_figures(lines),
+            days=frozenset((line.bank_account, line.booking_date) for line in lines),
+        )
+
+    @classmethod
+    def joined(cls, parts: Sequence["StatementLines"]) -> "StatementLines":
+        """One file's lines from its consecutive parts (at least one), numbered on already."""
+        return cls(
+            encoded_chunks=[chunk for part in parts for chunk in part.encoded_chunks],
+            figures=merged_figures([part.figures for part in parts]),
+            days=frozenset().union(*(part.days for part in parts)),
+        )

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from events.clock_and_ids import Clock, IdGenerator
@@ -42,10 +43,12 @@ class Actor:
 @dataclass(frozen=True)
 class Dumped:
     """A payload already dumped to JSON: a run's bulk events are dumped once, then hashed and
-    stored from the same dicts (the store still validates them against `model`)."""
+    stored from the same dicts. The store validates them against `model`, unless `validated`
+    says the dict is the dump of a `model` that validated (NewEvent.from_dump)."""
 
     model: type[EventPayload]
     payload: Payload
+    validated: bool = False
 
 
 def new_events(
@@ -53,18 +56,21 @@ def new_events(
 ) -> list[NewEvent]:
     now = reconciler.clock.now()
     envelope = {"occurred_at": now, "correlation_id": actor.correlation_id, "actor": actor.actor}
-    return [
-        NewEvent(
-            event_id=reconciler.ids.next(),
-            event_type=payload.model.event_type,
-            schema_version=payload.model.schema_version,
-            payload=payload.payload,
-            **envelope,
-        )
-        if isinstance(payload, Dumped)
-        else NewEvent.from_payload(payload, event_id=reconciler.ids.next(), **envelope)
-        for payload in payloads
-    ]
+    return [_new_event(payload, event_id=reconciler.ids.next(), **envelope) for payload in payloads]
+
+
+def _new_event(payload: EventPayload | Dumped, **envelope: Any) -> NewEvent:
+    if not isinstance(payload, Dumped):
+        return NewEvent.from_payload(payload, **envelope)
+    if payload.validated:
+        return NewEvent.from_dump(payload.model, payload.payload, **envelope)
+    model = payload.model
+    return NewEvent(
+        event_type=model.event_type,
+        schema_version=model.schema_version,
+        payload=payload.payload,
+        **envelope,
+    )
 
 
 async def load_day(reconciler: Reconciler, bank_account: str, day: date) -> tuple[Day, int]:

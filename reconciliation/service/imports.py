@@ -6,19 +6,18 @@ bytes again (even concurrently) is answered with the first import and writes not
 closed-day check and the append run under the settlement lock, which a close also takes.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
+
+import orjson
 
 from events.errors import DuplicateCommandError
 from events.store.ports import NO_STREAM, AppendRequest, CommandReceipt
 from reconciliation.domain.errors import DayClosedError
-from reconciliation.domain.statement_lines import statement_figures
-from reconciliation.service.context import Actor, Reconciler, new_events
+from reconciliation.domain.statement_lines import StatementLines
+from reconciliation.service.context import Actor, Dumped, Reconciler, new_events
 from schemas.events.reconciliation_v1 import (
-    LINES_PER_EVENT_MAX,
     SettlementFileImported,
-    SettlementLine,
     SettlementLinesRecorded,
     StatementFormat,
 )
@@ -34,7 +33,7 @@ class StatementUpload:
     mapping: str | None
     parser_version: str
     content_sha256: str
-    lines: Sequence[SettlementLine]
+    lines: StatementLines
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ async def find_import(reconciler: Reconciler, content_sha256: str) -> ImportOutc
 def _header(
     upload: StatementUpload, file_id: UUID, officer: str, reconciler: Reconciler
 ) -> SettlementFileImported:
-    figures = statement_figures(upload.lines)
+    figures = upload.lines.figures
     return SettlementFileImported(
         file_id=file_id,
         file_name=upload.file_name,
@@ -74,11 +73,10 @@ def _header(
     )
 
 
-async def _refuse_closed_days(reconciler: Reconciler, lines: Sequence[SettlementLine]) -> None:
+async def _refuse_closed_days(reconciler: Reconciler, lines: StatementLines) -> None:
     """A closed day stays as it was closed: lines booked on it come in only after a reopening,
     which is itself recorded with its reason."""
-    days = sorted({(line.bank_account, line.booking_date) for line in lines})
-    closed = await reconciler.read_model.closed_days(days)
+    closed = await reconciler.read_model.closed_days(sorted(lines.days))
     if closed:
         account, day = closed[0]
         raise DayClosedError(
@@ -95,8 +93,9 @@ async def import_statement(
     known = await find_import(reconciler, upload.content_sha256)
     if known is not None:
         return known
-    if not 1 <= len(upload.lines) <= IMPORT_LINES_MAX:
-        raise ValueError(f"a statement holds 1..{IMPORT_LINES_MAX} lines, got {len(upload.lines)}")
+    line_count = upload.lines.figures.line_count
+    if not 1 <= line_count <= IMPORT_LINES_MAX:
+        raise ValueError(f"a statement holds 1..{IMPORT_LINES_MAX} lines, got {line_count}")
     # Under the settlement lock, as a close is: a day closed after the check below and before
     # the append would otherwise take the statement's lines while closed.
     async with reconciler.settlement_lock.held():
@@ -109,13 +108,14 @@ async def _append_import(
     reconciler: Reconciler, actor: Actor, upload: StatementUpload
 ) -> ImportOutcome:
     file_id = reconciler.ids.next()
+    line_count = upload.lines.figures.line_count
     chunks = [
-        SettlementLinesRecorded(
-            file_id=file_id,
-            chunk=number + 1,
-            lines=list(upload.lines[start : start + LINES_PER_EVENT_MAX]),
+        Dumped(
+            SettlementLinesRecorded,
+            {"file_id": str(file_id), "chunk": number + 1, "lines": orjson.Fragment(lines)},
+            validated=True,  # every line validated when parsed; the rest is built here
         )
-        for number, start in enumerate(range(0, len(upload.lines), LINES_PER_EVENT_MAX))
+        for number, lines in enumerate(upload.lines.encoded_chunks)
     ]
     header = _header(upload, file_id, actor.officer, reconciler)
     events = new_events(reconciler, actor, [header, *chunks])
@@ -124,7 +124,7 @@ async def _append_import(
         key=upload.content_sha256,
         request_hash=bytes.fromhex(upload.content_sha256),
         status_code=201,
-        response={"file_id": str(file_id), "line_count": len(upload.lines)},
+        response={"file_id": str(file_id), "line_count": line_count},
     )
     try:
         await reconciler.store.append_batch(
@@ -138,4 +138,4 @@ async def _append_import(
             UUID(str(stored.response["file_id"])), int(stored.response["line_count"]), True
         )
     await reconciler.read_model.catch_up()
-    return ImportOutcome(file_id, len(upload.lines), already_imported=False)
+    return ImportOutcome(file_id, line_count, already_imported=False)

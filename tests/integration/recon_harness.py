@@ -10,6 +10,7 @@ from events.clock_and_ids import FixedClock, SeededIds
 from payments.adapters.schedule_files import load_fee_schedule, load_units
 from payments.simulation import Simulation
 from reconciliation.domain.items import ExpectedItem, expect, item_facts
+from reconciliation.domain.statement_lines import StatementLines
 from reconciliation.service import imports
 from reconciliation.service.context import Actor, Reconciler
 from reconciliation.service.imports import StatementUpload
@@ -50,7 +51,9 @@ def upload(lines: list[SettlementLine], name: str) -> StatementUpload:
     digest = hashlib.sha256(
         b"".join(line.model_dump_json().encode() for line in lines) + name.encode()
     ).hexdigest()
-    return StatementUpload(name, StatementFormat.CSV, "generic", "test", digest, lines)
+    return StatementUpload(
+        name, StatementFormat.CSV, "generic", "test", digest, StatementLines.from_lines(lines)
+    )
 
 
 def officer(name: str) -> Actor:

@@ -12,6 +12,7 @@ the header, so "line 17" is what a spreadsheet or an editor shows.
 import _csv
 import csv
 import io
+import itertools
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -278,6 +279,15 @@ def _decode(content: bytes, encoding: str) -> str:
         raise StatementError(f"line {line}", f"not {encoding} text") from None
 
 
+def _reader(text: str, mapping: CsvMapping) -> "_csv.Reader":
+    return csv.reader(
+        io.StringIO(text, newline=""),
+        delimiter=mapping.delimiter,
+        quotechar=mapping.quote_char,
+        strict=True,
+    )
+
+
 def _header(reader: _csv.Reader, mapping: CsvMapping) -> list[str]:
     """The header row: the record that ends on the mapping's header line."""
     for row in reader:
@@ -286,24 +296,20 @@ def _header(reader: _csv.Reader, mapping: CsvMapping) -> list[str]:
     raise StatementError(f"line {mapping.header_line}", "no header row")
 
 
-def parse_csv(content: bytes, mapping: CsvMapping) -> list[SettlementLine]:
-    """Every data row of a CSV export, in file order; blank rows are skipped."""
-    text = _decode(content, mapping.encoding)
-    reader = csv.reader(
-        io.StringIO(text, newline=""),
-        delimiter=mapping.delimiter,
-        quotechar=mapping.quote_char,
-        strict=True,
-    )
+def parse_csv(content: bytes, mapping: CsvMapping, lines_skipped: int = 0) -> list[SettlementLine]:
+    """Every data row of a CSV export, in file order; blank rows are skipped. `lines_skipped`
+    is for a piece of a file (`csv_pieces`): the physical lines cut out after its header,
+    so that locations are the whole file's."""
+    reader = _reader(_decode(content, mapping.encoding), mapping)
     lines: list[SettlementLine] = []
     previous_end = 0  # last physical line of the previous record
     try:
         header = _header(reader, mapping)
         rows = _RowReader(mapping, _layout(header, mapping, reader.line_num))
-        previous_end = reader.line_num
+        previous_end = reader.line_num + lines_skipped
         with collector_paused():
             for row in reader:
-                start, previous_end = previous_end + 1, reader.line_num
+                start, previous_end = previous_end + 1, reader.line_num + lines_skipped
                 if not any(row):
                     continue
                 if len(lines) >= ENTRY_COUNT_MAX:
@@ -314,3 +320,70 @@ def parse_csv(content: bytes, mapping: CsvMapping) -> list[SettlementLine]:
         # is only noticed at the end of the file).
         raise StatementError(f"line {previous_end + 1}", f"not valid CSV ({exc})") from None
     return lines
+
+
+def csv_pieces(content: bytes, mapping: CsvMapping, count: int) -> list[tuple[bytes, int]]:
+    """The file as up to `count` pieces that parse as it does, each with the physical lines it
+    skips after its header (parse_csv's `lines_skipped`): the file's head (up to and including
+    the header record) followed by a run of whole records. A cut is made only at a line end
+    with an even number of quote characters before it, so never inside a quoted cell. Only for
+    encodings where a line end and the quote character are single ASCII bytes; otherwise (and
+    when no cut is found) the whole file is the one piece.
+    """
+    quote = mapping.quote_char.encode(mapping.encoding, errors="replace")
+    if "\n".encode(mapping.encoding) != b"\n" or len(quote) != 1 or not quote.isascii():
+        return [(content, 0)]
+    ends = _RecordEnds(content, quote)
+    head_end = 0
+    for _ in range(mapping.header_line):
+        head_end = ends.after(head_end)
+    head, cuts = content[:head_end], [head_end]
+    if not _holds_only_the_header(head, mapping):
+        return [(content, 0)]
+    for piece in range(1, count):
+        aim = head_end + (len(content) - head_end) * piece // count
+        cut = ends.after(max(aim, cuts[-1]))
+        if cut >= len(content):
+            break
+        cuts.append(cut)
+    cuts.append(len(content))
+    pieces, lines_skipped = [], 0
+    for start, end in itertools.pairwise(cuts):
+        pieces.append((content if len(cuts) == 2 else head + content[start:end], lines_skipped))
+        lines_skipped += content.count(b"\n", start, end)
+    return pieces
+
+
+def _holds_only_the_header(head: bytes, mapping: CsvMapping) -> bool:
+    """Whether the head read as CSV ends exactly with the header record, as parse_csv reads it
+    (a bare carriage return, say, ends a record there but is no cut here)."""
+    try:
+        reader = _reader(head.decode(mapping.encoding), mapping)
+        _header(reader, mapping)
+        return next(reader, None) is None
+    except (UnicodeDecodeError, StatementError, csv.Error):
+        return False
+
+
+class _RecordEnds:
+    """Finds line ends outside quotes, keeping count of the quotes seen so far (in one pass
+    over the file, however many cuts are asked for, as long as they move forward)."""
+
+    def __init__(self, content: bytes, quote: bytes) -> None:
+        self.content, self.quote = content, quote
+        self.counted_to, self.quotes_odd = 0, False
+
+    def after(self, position: int) -> int:
+        """The offset just past the first line end at or after `position` outside quotes; the
+        file's length when there is none."""
+        content = self.content
+        while True:
+            newline = content.find(b"\n", position)
+            if newline < 0:
+                return len(content)
+            end = newline + 1
+            seen = content.count(self.quote, self.counted_to, end)
+            self.counted_to, self.quotes_odd = end, self.quotes_odd ^ (seen % 2 == 1)
+            if not self.quotes_odd:
+                return end
+            position = end

@@ -11,8 +11,9 @@ from entrypoints.settings import REPOSITORY_ROOT
 from events.chain import canonical_model_dump, canonical_payload
 from events.errors import EventValidationError, UnknownEventTypeError
 from events.registry import default_registry
-from schemas.envelope import EventEnvelope, NewEvent
+from schemas.envelope import EventEnvelope, EventPayload, NewEvent
 from schemas.events import EVENT_MODELS_BY_CONTEXT
+from schemas.events.payments_v1 import PaymentRequested
 from schemas.jsonschema_files import JSONSCHEMA_DIRECTORY, render_all
 from schemas.money import Money, PositiveMoney
 from schemas.time import business_date
@@ -85,18 +86,23 @@ def test_valid_payload_passes_and_parses_to_its_model() -> None:
     assert parsed.payment_id == payment_id  # type: ignore[attr-defined]
 
 
-def _from_model(event_type: str = "PaymentRequested") -> NewEvent:
-    typed = default_registry().parse_payload(event_type, 1, new_event().payload)
+def _typed(event_type: str = "PaymentRequested") -> EventPayload:
+    return default_registry().parse_payload(event_type, 1, new_event().payload)
+
+
+def _from_model(
+    event_type: str = "PaymentRequested", typed: EventPayload | None = None
+) -> NewEvent:
     return NewEvent.from_payload(
-        typed, event_id=uuid.uuid4(), occurred_at=datetime.now(UTC),
+        typed or _typed(event_type), event_id=uuid.uuid4(), occurred_at=datetime.now(UTC),
         correlation_id=uuid.uuid4(), actor="clerk:q1-07",
     )  # fmt: skip
 
 
 def test_a_payload_dumped_from_its_model_is_not_validated_again() -> None:
-    event = _from_model()
-    typed = event.validated_payload()
-    assert typed is not None and event.payload == typed.to_payload()
+    typed = _typed()
+    event = _from_model(typed=typed)
+    assert event.dumped_by() is PaymentRequested and event.payload == typed.to_payload()
     # Proof that no second validation runs: a dump changed in place (which callers must not do)
     # passes, where the same dict in an event built from plain JSON is refused.
     event.payload["amount"] = {"amount_minor": 12.5, "currency": "VND"}
@@ -109,7 +115,7 @@ def test_a_copy_with_another_payload_is_validated() -> None:
     event = _from_model()
     broken = {**event.payload, "amount": {"amount_minor": 12.5, "currency": "VND"}}
     copy = event.model_copy(update={"payload": broken})
-    assert copy.validated_payload() is None
+    assert copy.dumped_by() is None
     with pytest.raises(EventValidationError, match=r"payload\.amount\.amount_minor"):
         default_registry().check_new(copy)
 

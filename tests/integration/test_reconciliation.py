@@ -49,6 +49,19 @@ async def open_exceptions(rt: Runtime, day: object) -> dict[str, list[str]]:
     return found
 
 
+async def test_inputs_hashed_in_a_forked_child_are_the_inputs_hashed_here(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reconciler = reconciler_for(runtime)
+    bank = await simulated_settlement(runtime, reconciler, 60, bank_seed=5)
+    lan = officer("lan")
+    await imports.import_statement(reconciler, lan, upload(numbered(bank.lines), "forked"))
+    monkeypatch.setattr(runs, "HASH_ELSEWHERE_RECORDS_MIN", 1)  # every day counts as large
+    outcome = await runs.run_day(reconciler, lan, ACCOUNT, SETTLEMENT_DAY)
+    check = await runs.verify_run(reconciler, outcome.run_id)  # hashes here
+    assert outcome.inputs_sha256 == check.recomputed_inputs_sha256 and check.identical
+
+
 async def test_a_day_with_quirks_reconciles_to_exactly_its_exceptions(runtime: Runtime) -> None:
     rt = runtime
     reconciler = reconciler_for(rt)

@@ -2,7 +2,8 @@
 every core parses.
 
 A file under PARSE_ELSEWHERE_BYTES_MIN is parsed at once, in this process (a few tenths of a
-second at most). A larger one goes to worker processes forked from this one: a CSV file cut
+second at most). A larger one goes to worker processes forked from this one (events/forked.py
+says why forked): a CSV file cut
 into one piece per core (`csv_pieces`: each piece is the file's header and a run of whole
 records), camt.053 and MT940 whole, in one worker. The talk with each worker has two turns,
 because a line's number depends on how many lines the pieces before it hold:
@@ -21,14 +22,11 @@ pieces that all parse read the file exactly as one parse would.
 """
 
 import asyncio
-import multiprocessing
 import os
-import signal
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
-from typing import Any
 
+from events.forked import ForkedChild
 from events.gc_pause import collector_paused
 from reconciliation.adapters.statements.common import ENTRY_COUNT_MAX, StatementError
 from reconciliation.adapters.statements.csv_mapping import CsvMapping
@@ -82,22 +80,13 @@ async def _in_workers(
 ) -> StatementLines | None:
     """The pieces' lines joined, or None when a piece failed or the pieces together break a
     whole-file rule. `whole`: the one piece is the file, and its StatementError is raised."""
-    context = _workers_context()
-    links: list[Connection] = []
-    workers: list[BaseProcess] = []
+    workers: list[ForkedChild] = []
     try:
         for piece, lines_skipped in pieces:
-            ours, theirs = context.Pipe()
-            worker = context.Process(
-                target=_parse_in_worker,
-                args=(theirs, piece, format, mapping, lines_skipped, whole),
-                daemon=True,
+            workers.append(
+                ForkedChild(_parse_in_worker, piece, format, mapping, lines_skipped, whole)
             )
-            worker.start()
-            theirs.close()
-            links.append(ours)
-            workers.append(worker)
-        answers = await _receive_all(links, workers)
+        answers = await asyncio.gather(*(worker.receive() for worker in workers))
         for answer in answers:
             if isinstance(answer, StatementError):
                 if whole:
@@ -108,36 +97,13 @@ async def _in_workers(
         if sum(counts) > ENTRY_COUNT_MAX or len(accounts) > BANK_ACCOUNTS_PER_FILE_MAX:
             return None  # the whole-file parse names the line
         first_line_no = 1
-        for link, count in zip(links, counts, strict=True):
-            link.send(first_line_no)
+        for worker, count in zip(workers, counts, strict=True):
+            worker.send(first_line_no)
             first_line_no += count
-        return StatementLines.joined(await _receive_all(links, workers))
+        return StatementLines.joined(await asyncio.gather(*(w.receive() for w in workers)))
     finally:
-        for link in links:
-            link.close()
-        for started in workers:  # done (all received) or no longer wanted: no wait either way
-            started.kill()
-            started.join()
-
-
-async def _receive_all(links: Sequence[Connection], workers: Sequence[BaseProcess]) -> list[Any]:
-    """One message from each worker, waited for in threads (a recv blocks)."""
-    loop = asyncio.get_running_loop()
-    try:
-        return await asyncio.gather(*(loop.run_in_executor(None, link.recv) for link in links))
-    except EOFError:
-        codes = [worker.exitcode for worker in workers]
-        message = f"a parsing process ended without answering (exit codes {codes})"
-        raise RuntimeError(message) from None
-
-
-def _workers_context() -> multiprocessing.context.ForkContext:
-    """Workers forked from this process: ready at once, with the parsers already imported.
-    Spawned workers, or ones from a fork server, import this process's main module first (the
-    whole service): about a second more per import, measured. A forked worker touches nothing
-    it inherits but its pipe and the file's bytes; `_parse_in_worker` first detaches it from
-    this process's signal handling, and it is stopped, if ever, with SIGKILL."""
-    return multiprocessing.get_context("fork")
+        for worker in workers:
+            worker.stop()
 
 
 def _parse_in_worker(
@@ -149,23 +115,17 @@ def _parse_in_worker(
     whole: bool,
 ) -> None:
     """A worker's side of the talk (module docstring)."""
-    # The handlers and wake-up pipe inherited from the service's event loop are its own: a
-    # signal here must not be read there as one the service got.
-    signal.set_wakeup_fd(-1)
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, signal.SIG_DFL)
-    with collector_paused():
-        try:
-            lines = _parsed(content, format, mapping, lines_skipped, whole)
-        except StatementError as error:
-            link.send(error)
-            return
-        link.send((len(lines), {line.bank_account for line in lines}))
-        try:
-            first_line_no = link.recv()
-        except EOFError:  # the file failed elsewhere: nothing more is wanted
-            return
-        link.send(StatementLines.from_lines(lines, first_line_no))
+    try:
+        lines = _parsed(content, format, mapping, lines_skipped, whole)
+    except StatementError as error:
+        link.send(error)
+        return
+    link.send((len(lines), {line.bank_account for line in lines}))
+    try:
+        first_line_no = link.recv()
+    except EOFError:  # the file failed elsewhere: nothing more is wanted
+        return
+    link.send(StatementLines.from_lines(lines, first_line_no))
 
 
 def _parsed(

@@ -77,13 +77,9 @@ class PostgresReadModel:
         return {row["reference"]: row["item_id"] for row in rows}
 
     async def matched_bank_references(
-        self, bank_account: str, references: Sequence[str], as_of: int
+        self, bank_account: str, day: date, as_of: int
     ) -> frozenset[str]:
-        if not references:
-            return frozenset()
-        rows = await self._pool.fetch(
-            SQL["matched_bank_references"], bank_account, list(references), as_of
-        )
+        rows = await self._pool.fetch(SQL["matched_bank_references"], bank_account, day, as_of)
         return frozenset(row["bank_reference"] for row in rows)
 
     async def lines(self, line_keys: Sequence[str]) -> list[LineState]:

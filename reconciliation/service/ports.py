@@ -72,8 +72,11 @@ class ReadModel(Protocol):
     ) -> dict[str, UUID]: ...
 
     async def matched_bank_references(
-        self, bank_account: str, references: Sequence[str], as_of: int
-    ) -> frozenset[str]: ...
+        self, bank_account: str, day: date, as_of: int
+    ) -> frozenset[str]:
+        """The bank references of the day's open lines that a live match holds on another
+        line (a bank entry booked, or imported, twice)."""
+        ...
 
     async def lines(self, line_keys: Sequence[str]) -> list[LineState]: ...
 

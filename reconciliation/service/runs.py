@@ -68,11 +68,12 @@ async def gather_inputs(
     reconciler: Reconciler, bank_account: str, day: date, rules: MatchingRules, as_of: int
 ) -> DayInputs:
     model = reconciler.read_model
-    # Both as of one position, so they agree whatever else commits meanwhile; read at once, the
-    # database runs one query while the other's rows are decoded here.
-    lines, facts = await asyncio.gather(
+    # All as of one position, so they agree whatever else commits meanwhile; read at once, the
+    # database runs the queries while the rows of the first to answer are decoded here.
+    lines, facts, matched = await asyncio.gather(
         model.open_lines(bank_account, day, as_of),
         model.open_items(start_of_next_day(day), as_of),
+        model.matched_bank_references(bank_account, day, as_of),
     )
     expected = map(Expectations(rules, reconciler.calendar), facts)
     items = [item for item in expected if item and item.route.bank_account == bank_account]
@@ -84,8 +85,6 @@ async def gather_inputs(
         named |= tokens(line.end_to_end_id, line.remittance_info)
         named.update(hit.code for hit in codes_in_note(line.remittance_info))
     settled = await model.settled_references(sorted(named - open_references), as_of)
-    bank_references = sorted({line.bank_reference for line in lines})
-    matched = await model.matched_bank_references(bank_account, bank_references, as_of)
     return DayInputs(bank_account, day, lines, items, settled, matched)
 
 

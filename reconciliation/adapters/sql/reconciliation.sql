@@ -104,15 +104,28 @@ WHERE r.reference = ANY($1::text[])
 ORDER BY r.reference, r.item_id;
 
 -- name: matched_bank_references
--- Bank references of this account's lines, of any day, the same day included (a statement
--- imported again in another format), that a live match holds as of $3.
+-- The bank references of the day's open lines (open_lines_of_day) that a live match holds as of
+-- $3 on another line of the account, of any day, the same day included (a statement imported
+-- again in another format). Asked with no list of references, so that it runs while the open
+-- lines and items are read.
 SELECT DISTINCT l.bank_reference
 FROM recon_lines l
-WHERE l.bank_account = $1 AND l.bank_reference = ANY($2::text[])
-  AND (EXISTS (SELECT 1 FROM recon_match_lines m  -- see open_lines_of_day
-               WHERE m.line_key = l.line_key AND m.undone_position IS NULL AND m.position <= $3)
-       OR EXISTS (SELECT 1 FROM recon_match_lines m
-                  WHERE m.line_key = l.line_key AND m.undone_position > $3 AND m.position <= $3));
+WHERE l.bank_account = $1 AND l.booking_date = $2 AND l.position <= $3
+  AND NOT EXISTS (  -- l is open: as in open_lines_of_day
+      SELECT 1 FROM recon_match_lines m
+      WHERE m.line_key = l.line_key AND m.undone_position IS NULL AND m.position <= $3)
+  AND NOT EXISTS (
+      SELECT 1 FROM recon_match_lines m
+      WHERE m.line_key = l.line_key AND m.undone_position > $3 AND m.position <= $3)
+  AND EXISTS (  -- and a line with its reference is matched
+      SELECT 1 FROM recon_lines o
+      WHERE o.bank_account = l.bank_account AND o.bank_reference = l.bank_reference
+        AND (EXISTS (SELECT 1 FROM recon_match_lines m
+                     WHERE m.line_key = o.line_key AND m.undone_position IS NULL
+                       AND m.position <= $3)
+             OR EXISTS (SELECT 1 FROM recon_match_lines m
+                        WHERE m.line_key = o.line_key AND m.undone_position > $3
+                          AND m.position <= $3)));
 
 -- name: lines_by_key
 -- Columns in BankLine's field order: read_model._line reads them by position.

@@ -45,10 +45,11 @@ class ForkedChild:
         self.link.send(message)
 
     def stop(self) -> None:
-        """Done with it (everything received) or no longer wanted: no wait either way."""
-        self.link.close()
+        """Done with it (everything received) or no longer wanted: no wait either way. Killed
+        before its pipe is closed, so that a thread still waiting on the pipe reads its end."""
         self.process.kill()
         self.process.join()
+        self.link.close()
 
 
 def _detached(target: Callable[..., None], link: Connection, *args: Any) -> None:

@@ -4,8 +4,10 @@ the whole file does, line numbers and locations included; the lines that come ba
 an import would store; a bad line anywhere is refused with the whole file's first error; and the
 encoded chunks an import stores are the bytes the validated event model gives."""
 
+import asyncio
 import csv
 import io
+import multiprocessing
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -193,3 +195,16 @@ def test_a_stored_chunk_is_the_validated_models_bytes() -> None:
         encoded = canonical_model_dump(event.payload)
         assert encoded == canonical_model_dump(model.to_payload())
         assert default_registry().parse_payload(model.event_type, 1, orjson.loads(encoded)) == model
+
+
+async def test_an_import_given_up_mid_parse_leaves_no_worker_behind() -> None:
+    content = generic_file(30_000)
+    parsing = asyncio.create_task(
+        parse_for_import(content, CSV, mapping=GENERIC, processes=2, elsewhere_bytes_min=0)
+    )
+    await asyncio.sleep(0)  # the task runs to its first wait: the workers are started by then
+    assert len(multiprocessing.active_children()) == 2
+    parsing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await parsing
+    assert multiprocessing.active_children() == []

@@ -112,7 +112,7 @@ class _Work:
         for line in lines:
             del self.open_lines[line.key]
         for item in items:
-            del self.open_items[item.item_id]
+            del self.open_items[item.facts.item_id]
 
     def flag(
         self,
@@ -143,22 +143,16 @@ def build_match(
 ) -> MatchRecord:
     """The match of these lines and items, with the contract's invariants checked."""
     if len(lines) == 1 and len(items) == 1:  # most matches: no sets, no sorting
-        line, item = lines[0], items[0]
-        ensure(line.direction is item.facts.direction, "a match mixes credits and debits")
-        ensure(0 < line.amount_minor <= item.amount_minor, "a match for more than its item")
-        ensure(line.direction is CREDIT or line.amount_minor == item.amount_minor, "a debit fee")
+        line, facts = lines[0], items[0].facts
+        direction, net, gross = line.direction, line.amount_minor, facts.amount_minor
+        ensure(direction is facts.direction, "a match mixes credits and debits")
+        ensure(0 < net <= gross, "a match for more than its item")
+        ensure(direction is CREDIT or net == gross, "a debit fee")
+        # Positional, in MatchRecord's (alphabetical) field order: a run builds a million.
         return MatchRecord(
-            stage=stage,
-            confidence=confidence,
-            direction=line.direction,
-            bank_account=line.bank_account,
-            line_keys=[line.key],
-            item_ids=[item.item_id],
-            clearing=item.facts.clearing,
-            gross_minor=item.amount_minor,
-            fee_minor=item.amount_minor - line.amount_minor,
-            net_minor=line.amount_minor,
-        )
+            line.bank_account, facts.clearing, confidence, direction, gross - net, gross,
+            [facts.item_id], [line.key], net, stage,
+        )  # fmt: skip
     clearings = {item.facts.clearing for item in items}
     ensure(len(clearings) == 1, f"a match mixes clearing accounts {sorted(clearings)}")
     directions = {line.direction for line in lines} | {item.facts.direction for item in items}
@@ -238,8 +232,8 @@ def _cited_the_other_way(work: _Work, line: BankLine) -> UUID | None:
 def _named_item(work: _Work, line: BankLine) -> tuple[UUID | None, MatchStage, int]:
     """The one open or settled item a line names, how it was found, and with what confidence."""
     direct = (line.end_to_end_id or "").upper()
-    if direct and work.by_reference.get(direct):
-        return work.by_reference[direct], MatchStage.EXACT_REFERENCE, CONFIDENCE_EXACT
+    if direct and (item_id := work.by_reference.get(direct)):
+        return item_id, MatchStage.EXACT_REFERENCE, CONFIDENCE_EXACT
     named = {
         item_id
         for token in tokens(line.end_to_end_id, line.remittance_info)
@@ -278,11 +272,13 @@ def _by_reference(work: _Work) -> None:
                 )
             continue
         item = work.open_items.get(item_id)
-        if item is None or item.facts.direction is not line.direction:
-            if item is None:  # settled by an earlier run, or by an earlier line of this one
-                _names_a_settled_item(work, line, item_id)
+        if item is None:  # settled by an earlier run, or by an earlier line of this one
+            _names_a_settled_item(work, line, item_id)
             continue
-        if line.amount_minor == item.amount_minor:
+        facts = item.facts
+        if facts.direction is not line.direction:
+            continue
+        if line.amount_minor == facts.amount_minor:
             work.settle(stage, confidence, [line], [item])
         else:
             work.claims.setdefault(item_id, []).append((line, confidence))

@@ -327,11 +327,13 @@ def csv_pieces(content: bytes, mapping: CsvMapping, count: int) -> list[tuple[by
     skips after its header (parse_csv's `lines_skipped`): the file's head (up to and including
     the header record) followed by a run of whole records. A cut is made only at a line end
     with an even number of quote characters before it, so never inside a quoted cell. Only for
-    encodings where a line end and the quote character are single ASCII bytes; otherwise (and
-    when no cut is found) the whole file is the one piece.
+    encodings that write a line end and the quote character as their ASCII bytes (UTF-8 with or
+    without a byte order mark, the Windows code pages); otherwise (and when no cut is found)
+    the whole file is the one piece.
     """
-    quote = mapping.quote_char.encode(mapping.encoding, errors="replace")
-    if "\n".encode(mapping.encoding) != b"\n" or len(quote) != 1 or not quote.isascii():
+    newline = _written_as_ascii("\n", mapping.encoding)
+    quote = _written_as_ascii(mapping.quote_char, mapping.encoding)
+    if newline is None or quote is None:
         return [(content, 0)]
     ends = _RecordEnds(content, quote)
     head_end = 0
@@ -352,6 +354,16 @@ def csv_pieces(content: bytes, mapping: CsvMapping, count: int) -> list[tuple[by
         pieces.append((content if len(cuts) == 2 else head + content[start:end], lines_skipped))
         lines_skipped += content.count(b"\n", start, end)
     return pieces
+
+
+def _written_as_ascii(char: str, encoding: str) -> bytes | None:
+    """`char`'s one ASCII byte, if that is how `encoding` writes it after other text (a byte
+    order mark, as utf-8-sig writes first, is not part of it); None otherwise (UTF-16, say)."""
+    try:
+        written = ("x" + char).encode(encoding)[len("x".encode(encoding)) :]
+    except UnicodeEncodeError:
+        return None
+    return written if char.isascii() and written == char.encode("ascii") else None
 
 
 def _holds_only_the_header(head: bytes, mapping: CsvMapping) -> bool:

@@ -5,6 +5,7 @@ an import would store; a bad line anywhere is refused with the whole file's firs
 encoded chunks an import stores are the bytes the validated event model gives."""
 
 import asyncio
+import codecs
 import csv
 import io
 import multiprocessing
@@ -105,6 +106,18 @@ def test_no_piece_starts_inside_a_quoted_cell() -> None:
     for piece, _ in csv_pieces(content, GENERIC, 40):
         body = piece.split(b"\n", 1)[1]
         assert not body.startswith(b"d\xc3\xb2ng hai")  # the quoted cell's second line
+
+
+def test_a_banks_export_with_a_byte_order_mark_is_cut_too() -> None:
+    vcb = load_csv_mappings()["vcb"]
+    assert vcb.encoding == "utf-8-sig"
+    sample = (DATA / "vcb_20261124.csv").read_bytes()
+    head, body = sample.split(b"\n", 1)
+    content = head + b"\n" + body * 40  # the sample's rows, forty times over
+    pieces = csv_pieces(content, vcb, 3)
+    assert len(pieces) == 3 and all(piece.startswith(codecs.BOM_UTF8) for piece, _ in pieces)
+    whole = dumps(parse_csv(content, vcb))
+    assert joined_pieces(content, vcb, 3) == whole and len(whole) > 100
 
 
 def test_a_file_whose_line_ends_are_not_single_ascii_bytes_stays_whole() -> None:

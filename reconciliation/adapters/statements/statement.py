@@ -4,7 +4,6 @@ All or nothing: a file with any problem raises StatementError at its first probl
 partial is returned, because a half-imported day would reconcile wrongly without saying so.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from events.gc_pause import collector_paused
@@ -39,14 +38,13 @@ class ParsedStatement:
             raise ValueError("a parsed statement has at least one line")
 
 
-def check_accounts(accounts_and_locations: Iterable[tuple[str, str]]) -> None:
-    """StatementError at the line that brings a file's bank accounts past the most one holds."""
+def _check_accounts(lines: list[SettlementLine]) -> None:
     seen: set[str] = set()
-    for account, location in accounts_and_locations:
-        seen.add(account)
+    for line in lines:
+        seen.add(line.bank_account)
         if len(seen) > BANK_ACCOUNTS_PER_FILE_MAX:
             raise StatementError(
-                location, f"more than {BANK_ACCOUNTS_PER_FILE_MAX} bank accounts in one file"
+                line.location, f"more than {BANK_ACCOUNTS_PER_FILE_MAX} bank accounts in one file"
             )
 
 
@@ -72,5 +70,5 @@ def parse_statement(
             lines = parse_mt940(content)
     if not lines:
         raise StatementError("file", "no booked entries")
-    check_accounts((line.bank_account, line.location) for line in lines)
+    _check_accounts(lines)
     return ParsedStatement(format, tuple(lines), mapping.name if mapping is not None else None)

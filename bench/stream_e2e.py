@@ -28,7 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
-from scratch import clean_up, prepare, scratch_settings  # bench/scratch.py, beside this one
+from cpu import cpu_s, server_cpu_s  # bench/cpu.py, beside this one
+from scratch import clean_up, prepare, scratch_settings
 
 from entrypoints.bootstrap import Runtime, runtime
 from events.kafka.reading import end_offsets
@@ -94,12 +95,6 @@ async def lag_p99_ms(pool: asyncpg.Pool) -> float:
     return float(value) * 1000
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def cpu_report(
     before: dict[str, float], after: dict[str, float], events: int, since: str = "first append"
 ) -> str:
@@ -109,18 +104,6 @@ def cpu_report(
         for name in after
     ]
     return f"cpu from {since} to caught up: " + ", ".join(parts)
-
-
-def server_cpu_s(marker: bytes) -> float:
-    """CPU seconds so far of every process whose command line holds `marker` (the servers run
-    on this machine; a process that ends between the scan and the read counts as 0)."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with suppress(OSError, ValueError, IndexError):
-                if marker in (entry / "cmdline").read_bytes():
-                    total += cpu_s(int(entry.name))
-    return total
 
 
 def cpu_now(processes: list[subprocess.Popen[bytes]]) -> dict[str, float]:

@@ -8,8 +8,10 @@ import json
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import pytest
 from asyncpg.pgproto.pgproto import UUID as PgUuid
 
+from reconciliation.domain import fingerprints
 from reconciliation.domain.fingerprints import inputs_sha256, results_sha256
 from reconciliation.domain.items import ItemKind
 from reconciliation.domain.matching import DayInputs, MatchRecord
@@ -73,6 +75,25 @@ def awkward_inputs() -> DayInputs:
 def test_the_fingerprint_is_the_documented_documents_sha256() -> None:
     inputs = awkward_inputs()
     assert inputs_sha256(inputs, "rules-v3") == documented_sha256(inputs, "rules-v3")
+
+
+@pytest.mark.parametrize("piece", [1, 2, 3, 4, 5, 6])
+def test_the_document_hashed_in_pieces_is_the_whole_documents(
+    monkeypatch: pytest.MonkeyPatch, piece: int
+) -> None:
+    """Arrays are encoded a piece at a time: every cut (before, at and past each array's end;
+    empty arrays too) must give the bytes of the document written whole."""
+    monkeypatch.setattr(fingerprints, "ELEMENTS_PER_PIECE", piece)
+    inputs = awkward_inputs()
+    assert inputs_sha256(inputs, "rules-v3") == documented_sha256(inputs, "rules-v3")
+    no_references = DayInputs(
+        inputs.bank_account, inputs.business_date, inputs.lines, inputs.items, {}, frozenset()
+    )
+    assert inputs_sha256(no_references, "r") == documented_sha256(no_references, "r")
+    exceptions = [{"key": f"k{n}", "detail": "Nộp phí"} for n in range(piece + 1)]
+    whole = json.dumps({"exceptions": exceptions, "matches": []}, sort_keys=True,
+                       separators=(",", ":"), ensure_ascii=False)  # fmt: skip
+    assert results_sha256([], exceptions) == hashlib.sha256(whole.encode("utf-8")).hexdigest()
 
 
 def test_the_fingerprint_changes_with_any_input() -> None:

@@ -21,6 +21,7 @@ from typing import Any, Generic, Self, TypeVar
 from events.gc_pause import collector_paused
 
 Result = TypeVar("Result")
+Received = TypeVar("Received")
 _FORK = multiprocessing.get_context("fork")
 
 
@@ -35,8 +36,15 @@ class ForkedChild:
 
     async def receive(self) -> Any:
         """The child's next message, waited for in a thread (a pipe's recv blocks)."""
+        return await self._read(self.link.recv)
+
+    async def receive_bytes(self, count: int) -> list[bytes]:
+        """The child's next `count` messages sent with `send_bytes`, read in one thread."""
+        return await self._read(lambda: [self.link.recv_bytes() for _ in range(count)])
+
+    async def _read(self, read: Callable[[], Received]) -> Received:
         try:
-            return await asyncio.get_running_loop().run_in_executor(None, self.link.recv)
+            return await asyncio.get_running_loop().run_in_executor(None, read)
         except EOFError:
             message = f"a child process ended without answering (exit code {self.process.exitcode})"
             raise RuntimeError(message) from None

@@ -1,6 +1,6 @@
 """A parsed statement's lines as its import records them, and what they add up to."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -47,6 +47,11 @@ def statement_figures(lines: Iterable[SettlementLine]) -> StatementFigures:
     )
 
 
+def statement_days(lines: Iterable[SettlementLine]) -> frozenset[tuple[str, date]]:
+    """The (account, booking day) pairs the lines fall on."""
+    return frozenset((line.bank_account, line.booking_date) for line in lines)
+
+
 def merged_figures(parts: Sequence[StatementFigures]) -> StatementFigures:
     """The figures of a file from those of its consecutive parts (at least one)."""
     return StatementFigures(
@@ -77,17 +82,10 @@ class StatementLines:
     ) -> "StatementLines":
         """From validated lines numbered 1, 2, … (at least one), renumbered to start at
         `first_line_no`."""
-        dumped = _LINES.dump_python(list(lines), mode="json")
-        if first_line_no != 1:
-            for line in dumped:
-                line["line_no"] += first_line_no - 1
         return cls(
-            encoded_chunks=[
-                canonical_model_dump(dumped[start : start + LINES_PER_EVENT_MAX])
-                for start in range(0, len(dumped), LINES_PER_EVENT_MAX)
-            ],
+            encoded_chunks=list(encoded_chunks(lines, first_line_no)),
             figures=statement_figures(lines),
-            days=frozenset((line.bank_account, line.booking_date) for line in lines),
+            days=statement_days(lines),
         )
 
     @classmethod
@@ -98,3 +96,15 @@ class StatementLines:
             figures=merged_figures([part.figures for part in parts]),
             days=frozenset().union(*(part.days for part in parts)),
         )
+
+
+def encoded_chunks(lines: Sequence[SettlementLine], first_line_no: int = 1) -> Iterator[bytes]:
+    """The chunks of `StatementLines.encoded_chunks`, made one at a time: a million lines' dicts
+    are never held at once (each new page of memory costs a page fault, which is dear on this
+    project's virtual machines)."""
+    for start in range(0, len(lines), LINES_PER_EVENT_MAX):
+        dumped = _LINES.dump_python(list(lines[start : start + LINES_PER_EVENT_MAX]), mode="json")
+        if first_line_no != 1:
+            for line in dumped:
+                line["line_no"] += first_line_no - 1
+        yield canonical_model_dump(dumped)

@@ -10,9 +10,11 @@ because a line's number depends on how many lines the pieces before it hold:
 
 1. the worker parses and validates its piece, and answers with its line count and accounts
    (or the StatementError it met);
-2. told the number of its first line, it sends back its lines as StatementLines: encoded chunks
-   and figures, which cost next to nothing to send (sent as models, a million lines cost as much
-   to send as to parse; as dicts, a second and more to unpickle and encode here).
+2. told the number of its first line, it sends back its lines' figures and chunk count, then
+   each chunk as it encodes it, as a message of raw bytes: the canonical JSON its import stores.
+   That costs next to nothing to send (sent as models, a million lines cost as much to send as
+   to parse; as dicts, a second and more to unpickle and encode here), and neither side ever
+   holds a message of all its lines (one such message was copied three times on its way in).
 
 Errors are the file's first, as a parse in one piece reports them: if any piece fails, or the
 pieces together break a whole-file rule (entries, accounts), the whole file is parsed again in
@@ -22,6 +24,7 @@ pieces that all parse read the file exactly as one parse would.
 """
 
 import asyncio
+import math
 import os
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -35,8 +38,13 @@ from reconciliation.adapters.statements.statement import (
     BANK_ACCOUNTS_PER_FILE_MAX,
     parse_statement,
 )
-from reconciliation.domain.statement_lines import StatementLines
-from schemas.events.reconciliation_v1 import SettlementLine, StatementFormat
+from reconciliation.domain.statement_lines import (
+    StatementLines,
+    encoded_chunks,
+    statement_days,
+    statement_figures,
+)
+from schemas.events.reconciliation_v1 import LINES_PER_EVENT_MAX, SettlementLine, StatementFormat
 
 PARSE_ELSEWHERE_BYTES_MIN = 4 * 1024 * 1024  # about 40,000 CSV lines, half a second of parsing
 PARSING_PROCESSES_MAX = 8
@@ -100,7 +108,7 @@ async def _in_workers(
         for worker, count in zip(workers, counts, strict=True):
             worker.send(first_line_no)
             first_line_no += count
-        return StatementLines.joined(await asyncio.gather(*(w.receive() for w in workers)))
+        return StatementLines.joined(await asyncio.gather(*map(_received_lines, workers)))
     finally:
         for worker in workers:
             worker.stop()
@@ -125,7 +133,16 @@ def _parse_in_worker(
         first_line_no = link.recv()
     except EOFError:  # the file failed elsewhere: nothing more is wanted
         return
-    link.send(StatementLines.from_lines(lines, first_line_no))
+    chunk_count = math.ceil(len(lines) / LINES_PER_EVENT_MAX)
+    link.send((statement_figures(lines), statement_days(lines), chunk_count))
+    for chunk in encoded_chunks(lines, first_line_no):
+        link.send_bytes(chunk)
+
+
+async def _received_lines(worker: ForkedChild) -> StatementLines:
+    """A worker's second answer: its lines' figures and days, then its chunks."""
+    figures, days, chunk_count = await worker.receive()
+    return StatementLines(await worker.receive_bytes(chunk_count), figures, days)
 
 
 def _parsed(

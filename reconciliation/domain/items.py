@@ -8,7 +8,7 @@ rules in force that day.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -96,6 +96,44 @@ def taken_on(occurred_at: datetime, route: Route) -> date:
     return day + timedelta(days=1) if local.time() >= route.cut_off_local else day
 
 
+TakenWindow = tuple[datetime, datetime, date]  # [start, end) in UTC, and their taken day
+
+
+def _taken_window(day: date, cut_off_local: time) -> TakenWindow | None:
+    """The instants taken on `day` under a cut-off: from the day before at the cut-off to the
+    day at the cut-off, local time. None unless the zone's offset is the same at the window's
+    start and just before its end, so that local time is UTC plus that offset throughout
+    (Asia/Ho_Chi_Minh has never changed its clocks twice within a day). A cut-off in an hour the
+    clocks skipped reads as the instant after the change: at the end, the offsets then differ;
+    at the start, the window only narrows."""
+    start, end = (
+        datetime.combine(on, cut_off_local, BUSINESS_ZONE).astimezone(UTC)
+        for on in (day - timedelta(days=1), day)
+    )
+    last = end - timedelta(microseconds=1)
+    if start.astimezone(BUSINESS_ZONE).utcoffset() != last.astimezone(BUSINESS_ZONE).utcoffset():
+        return None
+    return start, end, day
+
+
+class TakenDays:
+    """`taken_on` for the many items of one run. Per cut-off it keeps the window of the last
+    day it worked out: a run's items fall on a few days, and two comparisons with the window's
+    ends cost a fraction of converting each instant to local time (0.8 s a million items)."""
+
+    def __init__(self) -> None:
+        self._windows: dict[time, TakenWindow] = {}
+
+    def __call__(self, occurred_at: datetime, route: Route) -> date:
+        window = self._windows.get(route.cut_off_local)
+        if window is not None and window[0] <= occurred_at < window[1]:
+            return window[2]
+        day = taken_on(occurred_at, route)
+        if (window := _taken_window(day, route.cut_off_local)) is not None:
+            self._windows[route.cut_off_local] = window
+        return day
+
+
 class Expectations:
     """`expect` for the many items of one run: a route per kind of money and a due day per
     taken day are worked out once, not once per item (a run expects a million)."""
@@ -105,6 +143,7 @@ class Expectations:
         self._calendar = calendar
         self._routes: dict[tuple[str, str], Route | None] = {}
         self._due: dict[tuple[date, int], date] = {}
+        self._taken_days = TakenDays()
 
     def __call__(self, facts: ItemFacts) -> ExpectedItem | None:
         """The item under these rules, or None when no route settles this kind of money."""
@@ -115,7 +154,7 @@ class Expectations:
             route = self._routes[clearing] = self._rules.route_for(*clearing)
         if route is None:
             return None
-        day = taken_on(facts.occurred_at, route)
+        day = self._taken_days(facts.occurred_at, route)
         due = self._due.get((day, route.lag_banking_days))
         if due is None:
             due = self._calendar.add_banking_days(day, route.lag_banking_days)

@@ -2,14 +2,14 @@
 when typed with spaces, lower case, diacritics or look-alike letters, and nothing else does."""
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from reconciliation.domain.errors import RulesError
-from reconciliation.domain.items import taken_on
+from reconciliation.domain.items import TakenDays, taken_on
 from reconciliation.domain.references import (
     CONFIDENCE_FOLDED,
     CONFIDENCE_REPAIRED,
@@ -18,6 +18,7 @@ from reconciliation.domain.references import (
     fold,
 )
 from schemas.codes import canonical_code, dossier_code, payment_code
+from schemas.time import BUSINESS_ZONE
 from tests.unit.reconciliation.recon_factories import CALENDAR, RULES
 
 
@@ -117,3 +118,55 @@ def test_a_code_spells_its_ids_top_bits_in_crockford_base32_and_checks_out(
     top_bits = sum(crockford.index(char) << (5 * (9 - at)) for at, char in enumerate(code[2:12]))
     assert (code[:2], len(code), top_bits) == ("TT", 13, identifier.int >> 78)
     assert canonical_code(code) == code  # the table-driven check character is Luhn mod 32's
+
+
+# The rules' cut-offs, the ends of a day, and times inside the hours the zone's clocks went
+# back over (1945, 1955, 1975) or skipped (1942, 1945, 1947, 1959).
+CUT_OFFS = [
+    time(0, 0), time(0, 30), time(9, 30), time(16, 30), time(22, 30), time(23, 30),
+    time(23, 59, 59, 999999),
+]  # fmt: skip
+
+
+@given(
+    instants=st.lists(
+        st.datetimes(datetime(1940, 1, 1), datetime(2100, 1, 1), timezones=st.just(UTC)),
+        max_size=40,
+    ),
+    cut_off=st.sampled_from(CUT_OFFS),
+    in_time_order=st.booleans(),
+)
+def test_taken_days_agree_with_taken_on(
+    instants: list[datetime], cut_off: time, in_time_order: bool
+) -> None:
+    """The run's cached taken days (one window per cut-off) are `taken_on`'s, instant by
+    instant, in any order."""
+    route = RULES.route_for("cash", "ANY-UNIT")
+    assert route is not None
+    route = route.model_copy(update={"cut_off_local": cut_off})
+    taken_days = TakenDays()
+    for at in sorted(instants) if in_time_order else instants:
+        assert taken_days(at, route) == taken_on(at, route)
+
+
+def test_taken_days_agree_with_taken_on_around_the_zones_clock_changes() -> None:
+    """Asia/Ho_Chi_Minh changed its clocks seven times between 1940 and 1980, forward and back.
+    Every 5 minutes from a day before each change to a day after, at each cut-off, the cached
+    windows give `taken_on`'s day (one straddling a change back an hour or two would not)."""
+    route = RULES.route_for("cash", "ANY-UNIT")
+    assert route is not None
+    changes, at = [], datetime(1940, 1, 1, tzinfo=UTC)
+    while at < datetime(1980, 1, 1, tzinfo=UTC):
+        if (at + timedelta(hours=1)).astimezone(BUSINESS_ZONE).utcoffset() != at.astimezone(
+            BUSINESS_ZONE
+        ).utcoffset():
+            changes.append(at)
+        at += timedelta(hours=1)
+    assert len(changes) == 7
+    for cut_off in CUT_OFFS:
+        routed = route.model_copy(update={"cut_off_local": cut_off})
+        for change in changes:
+            taken_days, at = TakenDays(), change - timedelta(hours=26)
+            while at < change + timedelta(hours=26):
+                assert taken_days(at, routed) == taken_on(at, routed), (at, cut_off)
+                at += timedelta(minutes=5)

@@ -32,13 +32,13 @@ def _document_sha256(fields: dict[str, object], arrays: dict[str, Iterable[Any]]
     is never held, nor its million element tuples."""
     sha = hashlib.sha256(b"{")
     for number, key in enumerate(sorted({*fields, *arrays})):
-        sha.update(b"," + _encoded(key) + b":" if number else _encoded(key) + b":")
+        sha.update((b"," if number else b"") + _encoded(key) + b":")
         if key in fields:
             sha.update(_encoded(fields[key]))
             continue
         sha.update(b"[")
         for index, piece in enumerate(_pieces(arrays[key])):
-            sha.update(b"," + _encoded(piece)[1:-1] if index else _encoded(piece)[1:-1])
+            sha.update((b"," if index else b"") + _encoded(piece)[1:-1])
         sha.update(b"]")
     sha.update(b"}")
     return sha.hexdigest()

@@ -88,15 +88,6 @@ class StatementLines:
             days=statement_days(lines),
         )
 
-    @classmethod
-    def joined(cls, parts: Sequence["StatementLines"]) -> "StatementLines":
-        """One file's lines from its consecutive parts (at least one), numbered on already."""
-        return cls(
-            encoded_chunks=[chunk for part in parts for chunk in part.encoded_chunks],
-            figures=merged_figures([part.figures for part in parts]),
-            days=frozenset().union(*(part.days for part in parts)),
-        )
-
 
 def encoded_chunks(lines: Sequence[SettlementLine], first_line_no: int = 1) -> Iterator[bytes]:
     """The chunks of `StatementLines.encoded_chunks`, made one at a time: a million lines' dicts

@@ -8,10 +8,10 @@ into one piece per core (`csv_pieces`: each piece is the file's header and a run
 records), camt.053 and MT940 whole, in one worker. The talk with each worker has two turns,
 because a line's number depends on how many lines the pieces before it hold:
 
-1. the worker parses and validates its piece, and answers with its line count and accounts
-   (or the StatementError it met);
-2. told the number of its first line, it sends back its lines' figures and chunk count, then
-   each chunk as it encodes it, as a message of raw bytes: the canonical JSON its import stores.
+1. the worker parses and validates its piece, and answers with its lines' figures (count,
+   accounts, totals) and days, or with the StatementError it met;
+2. told the number of its first line, it sends back each chunk as it encodes it, as a message
+   of raw bytes: the canonical JSON its import stores.
    That costs next to nothing to send (sent as models, a million lines cost as much to send as
    to parse; as dicts, a second and more to unpickle and encode here), and neither side ever
    holds a message of all its lines (one such message was copied three times on its way in).
@@ -41,6 +41,7 @@ from reconciliation.adapters.statements.statement import (
 from reconciliation.domain.statement_lines import (
     StatementLines,
     encoded_chunks,
+    merged_figures,
     statement_days,
     statement_figures,
 )
@@ -100,15 +101,28 @@ async def _in_workers(
                 if whole:
                     raise answer
                 return None
-        counts = [count for count, _ in answers]
-        accounts = set().union(*(accounts for _, accounts in answers))
-        if sum(counts) > ENTRY_COUNT_MAX or len(accounts) > BANK_ACCOUNTS_PER_FILE_MAX:
+        figures = [part_figures for part_figures, _ in answers]
+        file_figures = merged_figures(figures)
+        if (
+            file_figures.line_count > ENTRY_COUNT_MAX
+            or len(file_figures.bank_accounts) > BANK_ACCOUNTS_PER_FILE_MAX
+        ):
             return None  # the whole-file parse names the line
         first_line_no = 1
-        for worker, count in zip(workers, counts, strict=True):
+        for worker, part_figures in zip(workers, figures, strict=True):
             worker.send(first_line_no)
-            first_line_no += count
-        return StatementLines.joined(await asyncio.gather(*map(_received_lines, workers)))
+            first_line_no += part_figures.line_count
+        chunks = await asyncio.gather(
+            *(
+                worker.receive_bytes(math.ceil(part_figures.line_count / LINES_PER_EVENT_MAX))
+                for worker, part_figures in zip(workers, figures, strict=True)
+            )
+        )
+        return StatementLines(
+            encoded_chunks=[chunk for part in chunks for chunk in part],
+            figures=file_figures,
+            days=frozenset().union(*(days for _, days in answers)),
+        )
     finally:
         for worker in workers:
             worker.stop()
@@ -128,21 +142,13 @@ def _parse_in_worker(
     except StatementError as error:
         link.send(error)
         return
-    link.send((len(lines), {line.bank_account for line in lines}))
+    link.send((statement_figures(lines), statement_days(lines)))
     try:
         first_line_no = link.recv()
     except EOFError:  # the file failed elsewhere: nothing more is wanted
         return
-    chunk_count = math.ceil(len(lines) / LINES_PER_EVENT_MAX)
-    link.send((statement_figures(lines), statement_days(lines), chunk_count))
     for chunk in encoded_chunks(lines, first_line_no):
         link.send_bytes(chunk)
-
-
-async def _received_lines(worker: ForkedChild) -> StatementLines:
-    """A worker's second answer: its lines' figures and days, then its chunks."""
-    figures, days, chunk_count = await worker.receive()
-    return StatementLines(await worker.receive_bytes(chunk_count), figures, days)
 
 
 def _parsed(
